@@ -1,0 +1,130 @@
+package checkpoint
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/lstmq/lstmq/model"
+	"github.com/lstmq/lstmq/pth"
+)
+
+// DefaultDropout is the dropout printed for a model whose file does not
+// record it: the tutorial's 0.5.
+const DefaultDropout = 0.5
+
+// LoadPth reads a PyTorch state_dict file into a float32 model.
+func LoadPth(path string, dropout float64) (*model.Model, *model.Params, error) {
+	sd, err := pth.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := ParamsFromStateDict(sd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return model.New(*p, dropout), p, nil
+}
+
+var layerKey = regexp.MustCompile(`^rnn\.(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$`)
+
+// ParamsFromStateDict checks a state_dict against the key table and returns
+// the parameters. Every key must be known and every shape must fit.
+func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
+	nlayers := 0
+	for _, k := range sd.Keys {
+		switch k {
+		case "encoder.weight", "decoder.weight", "decoder.bias":
+			continue
+		}
+		m := layerKey.FindStringSubmatch(k)
+		if m == nil {
+			return nil, fmt.Errorf("unexpected key %q (not a word_language_model LSTM state_dict key)", k)
+		}
+		l, err := strconv.Atoi(m[2])
+		if err != nil || l > 10000 {
+			return nil, fmt.Errorf("unexpected key %q: layer index out of range", k)
+		}
+		nlayers = max(nlayers, l+1)
+	}
+	get := func(key string, rank int) (*pth.Tensor, error) {
+		t, ok := sd.Tensors[key]
+		if !ok {
+			return nil, fmt.Errorf("missing key %q", key)
+		}
+		if len(t.Shape) != rank {
+			return nil, fmt.Errorf("key %q: shape %v, want %d dimensions", key, t.Shape, rank)
+		}
+		return t, nil
+	}
+	enc, err := get("encoder.weight", 2)
+	if err != nil {
+		return nil, err
+	}
+	if nlayers == 0 {
+		return nil, fmt.Errorf("missing key %q", "rnn.weight_ih_l0")
+	}
+	whh0, err := get("rnn.weight_hh_l0", 2)
+	if err != nil {
+		return nil, err
+	}
+	p := &model.Params{NToken: enc.Shape[0], NInp: enc.Shape[1], NHid: whh0.Shape[1], Encoder: enc.Data}
+	if p.NToken < 1 || p.NInp < 1 || p.NHid < 1 {
+		return nil, fmt.Errorf("key %q: empty shape %v", "encoder.weight", enc.Shape)
+	}
+	want := func(key string, t *pth.Tensor, shape ...int) error {
+		if len(t.Shape) != len(shape) {
+			return fmt.Errorf("key %q: shape %v, want %v", key, t.Shape, shape)
+		}
+		for i := range shape {
+			if t.Shape[i] != shape[i] {
+				return fmt.Errorf("key %q: shape %v, want %v", key, t.Shape, shape)
+			}
+		}
+		return nil
+	}
+	for k := range nlayers {
+		in := p.NInp
+		if k > 0 {
+			in = p.NHid
+		}
+		var lp model.LayerParams
+		for _, e := range []struct {
+			name  string
+			dst   *[]float32
+			shape []int
+		}{
+			{"weight_ih", &lp.Wih, []int{4 * p.NHid, in}},
+			{"weight_hh", &lp.Whh, []int{4 * p.NHid, p.NHid}},
+			{"bias_ih", &lp.Bih, []int{4 * p.NHid}},
+			{"bias_hh", &lp.Bhh, []int{4 * p.NHid}},
+		} {
+			key := fmt.Sprintf("rnn.%s_l%d", e.name, k)
+			t, err := get(key, len(e.shape))
+			if err != nil {
+				return nil, err
+			}
+			if err := want(key, t, e.shape...); err != nil {
+				return nil, err
+			}
+			*e.dst = t.Data
+		}
+		p.Layers = append(p.Layers, lp)
+	}
+	dw, err := get("decoder.weight", 2)
+	if err != nil {
+		return nil, err
+	}
+	if err := want("decoder.weight", dw, p.NToken, p.NHid); err != nil {
+		return nil, err
+	}
+	db, err := get("decoder.bias", 1)
+	if err != nil {
+		return nil, err
+	}
+	if err := want("decoder.bias", db, p.NToken); err != nil {
+		return nil, err
+	}
+	p.DecoderW, p.DecoderB = dw.Data, db.Data
+	return p, nil
+}

@@ -1,0 +1,93 @@
+package checkpoint
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/lstmq/lstmq/model"
+	"github.com/lstmq/lstmq/pth"
+)
+
+// Tied reports whether the decoder's weight is the encoder's (weight tying).
+func Tied(p *model.Params) bool {
+	return len(p.DecoderW) > 0 && len(p.DecoderW) == len(p.Encoder) && &p.DecoderW[0] == &p.Encoder[0]
+}
+
+// CountParams returns the number of parameters, counting a tied weight
+// once, as sum(p.numel() for p in model.parameters()) does.
+func CountParams(p *model.Params) int {
+	n := len(p.Encoder) + len(p.DecoderB)
+	if !Tied(p) {
+		n += len(p.DecoderW)
+	}
+	for _, l := range p.Layers {
+		n += len(l.Wih) + len(l.Whh) + len(l.Bih) + len(l.Bhh)
+	}
+	return n
+}
+
+// StateDict returns p as state_dict keys and float32 tensors, in the order
+// PyTorch's LSTMModel.state_dict() lists them. A tied decoder weight shares
+// the encoder's storage.
+func StateDict(p *model.Params) ([]string, map[string]*pth.Tensor) {
+	var keys []string
+	ts := map[string]*pth.Tensor{}
+	add := func(key, storage string, data []float32, shape ...int) {
+		keys = append(keys, key)
+		ts[key] = &pth.Tensor{Shape: shape, Data: data, DType: "float32", Storage: storage}
+	}
+	add("encoder.weight", "encoder.weight", p.Encoder, p.NToken, p.NInp)
+	for k, l := range p.Layers {
+		in := p.NInp
+		if k > 0 {
+			in = p.NHid
+		}
+		for _, e := range []struct {
+			name  string
+			data  []float32
+			shape []int
+		}{
+			{"weight_ih", l.Wih, []int{4 * p.NHid, in}},
+			{"weight_hh", l.Whh, []int{4 * p.NHid, p.NHid}},
+			{"bias_ih", l.Bih, []int{4 * p.NHid}},
+			{"bias_hh", l.Bhh, []int{4 * p.NHid}},
+		} {
+			key := fmt.Sprintf("rnn.%s_l%d", e.name, k)
+			add(key, key, e.data, e.shape...)
+		}
+	}
+	dw := "decoder.weight"
+	if Tied(p) {
+		dw = "encoder.weight"
+	}
+	add("decoder.weight", dw, p.DecoderW, p.NToken, p.NHid)
+	add("decoder.bias", "decoder.bias", p.DecoderB, p.NToken)
+	return keys, ts
+}
+
+// SavePth writes p as a PyTorch state_dict file (zip format) that
+// torch.load and load_state_dict accept.
+func SavePth(path string, p *model.Params) error {
+	keys, ts := StateDict(p)
+	return pth.Save(path, keys, ts)
+}
+
+// StateDictSize returns the size in bytes of p saved as a state_dict, as
+// the tutorial's print_size_of_model measures it.
+func StateDictSize(p *model.Params) (int64, error) {
+	dir, err := os.MkdirTemp("", "lstmq-size")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	f := filepath.Join(dir, "temp.p")
+	if err := SavePth(f, p); err != nil {
+		return 0, err
+	}
+	st, err := os.Stat(f)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}

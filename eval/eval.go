@@ -1,0 +1,89 @@
+package eval
+
+import (
+	"math"
+	"time"
+
+	"github.com/lstmq/lstmq/corpus"
+	"github.com/lstmq/lstmq/internal/f32"
+	"github.com/lstmq/lstmq/model"
+)
+
+// Result is the outcome of one evaluation.
+type Result struct {
+	Loss    float64 // the tutorial's loss, natural log
+	Tokens  int     // targets scored: (steps − 1)·batch
+	Seconds float64 // wall time of the evaluation loop alone
+}
+
+// Perplexity returns exp(Loss).
+func (r Result) Perplexity() float64 { return math.Exp(r.Loss) }
+
+// TokensPerSecond returns Tokens / Seconds.
+func (r Result) TokensPerSecond() float64 {
+	if r.Seconds <= 0 {
+		return 0
+	}
+	return float64(r.Tokens) / r.Seconds
+}
+
+// Evaluator runs evaluate() with reusable buffers, so that repeated chunks
+// allocate nothing.
+type Evaluator struct {
+	Model *model.Model
+	BPTT  int
+	// Progress, if set, is called after each chunk with the targets scored
+	// so far and in all.
+	Progress func(done, total int)
+
+	logits []float32
+}
+
+// Run evaluates data (batchified) from a zero state.
+func (e *Evaluator) Run(data *corpus.Batches) Result {
+	return e.runFrom(data, e.Model.NewState(data.Batch))
+}
+
+// runFrom evaluates data from state st, which it leaves at the final state.
+func (e *Evaluator) runFrom(data *corpus.Batches, st *model.State) Result {
+	m := e.Model
+	b := data.Batch
+	v := m.Tokens()
+	e.logits = grow(e.logits, e.BPTT*b*v)
+	total := 0.0
+	steps := data.Steps
+	start := time.Now()
+	for i := 0; i < steps-1; i += e.BPTT {
+		x, y := data.Get(i, e.BPTT)
+		t := len(x) / b
+		m.Forward(e.logits, x, t, b, st)
+		total += float64(t) * MeanCrossEntropy(e.logits, y, v)
+		if e.Progress != nil {
+			e.Progress((i+t)*b, (steps-1)*b)
+		}
+	}
+	r := Result{Seconds: time.Since(start).Seconds()}
+	if steps > 1 {
+		r.Loss = total / float64(steps-1)
+		r.Tokens = (steps - 1) * b
+	}
+	return r
+}
+
+// MeanCrossEntropy returns the mean over rows r of
+// log Σ_j exp(logits[r·v+j]) − logits[r·v+targets[r]].
+func MeanCrossEntropy(logits []float32, targets []int32, v int) float64 {
+	var s float64
+	for r, y := range targets {
+		row := logits[r*v : (r+1)*v]
+		s += float64(f32.LogSumExp(row)) - float64(row[y])
+	}
+	return s / float64(len(targets))
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lstmq/lstmq/corpus"
+	"github.com/lstmq/lstmq/eval"
+	"github.com/lstmq/lstmq/internal/parallel"
+)
+
+// evalReport is what `lstmq eval --json` prints.
+type evalReport struct {
+	Model           string  `json:"model"`
+	Split           string  `json:"split"`
+	Loss            float64 `json:"loss"`
+	Perplexity      float64 `json:"perplexity"`
+	Tokens          int     `json:"tokens"`
+	Seconds         float64 `json:"seconds"`
+	TokensPerSecond float64 `json:"tokens_per_second"`
+	Quantization    string  `json:"quantization"`
+	BPTT            int     `json:"bptt"`
+	BatchSize       int     `json:"batch_size"`
+	Threads         int     `json:"threads"`
+}
+
+func newEvalCmd() *cobra.Command {
+	var (
+		modelPath, data, splitName string
+		bptt, batch, maxTokens     int
+		dropout                    float64
+		asJSON                     bool
+	)
+	c := &cobra.Command{
+		Use:   "eval --model M.pth --data DIR",
+		Short: "Evaluate a model's loss as the tutorial's evaluate() does",
+		Args:  cobra.NoArgs,
+	}
+	threads := addThreads(c)
+	f := c.Flags()
+	f.StringVar(&modelPath, "model", "", "model file: a PyTorch state_dict (.pth)")
+	f.StringVar(&data, "data", "", "corpus folder with train.txt, valid.txt, test.txt")
+	f.StringVar(&splitName, "split", "test", "split to evaluate: test, valid or train")
+	f.IntVar(&bptt, "bptt", 25, "time steps per chunk")
+	f.IntVar(&batch, "batch-size", 1, "sequences evaluated side by side")
+	f.IntVar(&maxTokens, "max-tokens", 0, "use only the first N rows of the batchified split (0: all), as test_data[:N]")
+	f.Float64Var(&dropout, "dropout", 0.5, "dropout recorded in the model's description (a state_dict does not store it)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if err := threads(); err != nil {
+			return err
+		}
+		if bptt < 1 || batch < 1 || maxTokens < 0 {
+			return usagef("--bptt and --batch-size must be >= 1 and --max-tokens >= 0")
+		}
+		lm, err := loadModel(modelPath, dropout)
+		if err != nil {
+			return err
+		}
+		cp, err := loadCorpus(data)
+		if err != nil {
+			return err
+		}
+		if err := lm.checkVocab(data, cp.Dict.Len()); err != nil {
+			return err
+		}
+		ids, err := split(cp, splitName)
+		if err != nil {
+			return err
+		}
+		b := corpus.Batchify(ids, batch)
+		if maxTokens > 0 {
+			b = b.Head(maxTokens)
+		}
+		if b.Steps < 2 {
+			return fmt.Errorf("%s: the %s split has %d rows at batch size %d; need at least 2", data, splitName, b.Steps, batch)
+		}
+		ev := &eval.Evaluator{Model: lm.model, BPTT: bptt}
+		r := ev.Run(b)
+		rep := evalReport{Model: modelPath, Split: splitName, Loss: r.Loss, Perplexity: r.Perplexity(), Tokens: r.Tokens,
+			Seconds: r.Seconds, TokensPerSecond: r.TokensPerSecond(), Quantization: lm.quant, BPTT: bptt, BatchSize: batch,
+			Threads: parallel.Threads()}
+		out := c.OutOrStdout()
+		if asJSON {
+			if math.IsInf(rep.Perplexity, 0) {
+				rep.Perplexity = math.MaxFloat64
+			}
+			enc := json.NewEncoder(out)
+			return enc.Encode(rep)
+		}
+		fmt.Fprintf(out, "loss: %.3f\nelapsed time (seconds): %.1f\n", r.Loss, r.Seconds)
+		fmt.Fprintf(out, "perplexity: %.2f  (loss %.6f, %d tokens, %.0f tokens/s, %s, %d thread(s))\n",
+			r.Perplexity(), r.Loss, r.Tokens, r.TokensPerSecond(), lm.quant, parallel.Threads())
+		return nil
+	}
+	return c
+}
