@@ -1,0 +1,273 @@
+package atomicfile
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWriteFileNew(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.txt")
+	err := WriteFile(path, 0o640, func(w io.Writer) error {
+		_, err := io.WriteString(w, "hello\n")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "hello\n" {
+		t.Fatalf("contents = %q, want %q", got, "hello\n")
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o640 {
+		t.Errorf("mode = %v, want 0640", st.Mode().Perm())
+	}
+	assertOnly(t, dir, "out.txt")
+}
+
+func TestWriteFileReplaces(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.txt")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<14) // 256 KiB, more than the buffer
+	err := WriteFile(path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(big)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if !bytes.Equal(got, big) {
+		t.Fatalf("contents: got %d bytes, want %d", len(got), len(big))
+	}
+	assertOnly(t, dir, "out.txt")
+}
+
+func TestWriteFileFailureKeepsOld(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.txt")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := WriteFile(path, 0o644, func(w io.Writer) error {
+		// Write past the buffer so part of the data reaches the temp file.
+		w.Write(bytes.Repeat([]byte("x"), 200_000))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want it to wrap %v", err, boom)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name %s", err, path)
+	}
+	got, _ := os.ReadFile(path)
+	if string(got) != "old" {
+		t.Fatalf("contents = %q, want old contents", got)
+	}
+	assertOnly(t, dir, "out.txt")
+}
+
+func TestWriteFileFailureNoTarget(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.txt")
+	err := WriteFile(path, 0o644, func(w io.Writer) error { return errors.New("boom") })
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("target exists after failed write: %v", err)
+	}
+	assertOnly(t, dir)
+}
+
+func TestWriteFileMissingDir(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no", "such", "out.txt")
+	err := WriteFile(path, 0o644, func(w io.Writer) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("err = %v, want an error naming %s", err, path)
+	}
+}
+
+func TestCreateCommitAbort(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "z.bin")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	f, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(f, "aborted")
+	if !strings.HasPrefix(filepath.Base(f.TempName()), ".z.bin.tmp") {
+		t.Errorf("temp name %q, want prefix .z.bin.tmp", f.TempName())
+	}
+	f.Abort()
+	f.Abort() // idempotent
+	if got, _ := os.ReadFile(path); string(got) != "old" {
+		t.Fatalf("after Abort: %q, want old", got)
+	}
+	if _, err := f.Write([]byte("x")); err == nil {
+		t.Error("Write after Abort succeeded")
+	}
+	if err := f.Commit(); err == nil {
+		t.Error("Commit after Abort succeeded")
+	}
+	assertOnly(t, dir, "z.bin")
+
+	f, err = Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Abort() // no-op after Commit
+	fmt.Fprint(f, "new")
+	if got, _ := os.ReadFile(path); string(got) != "old" {
+		t.Fatalf("before Commit: %q, want old", got)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f.Abort()
+	if got, _ := os.ReadFile(path); string(got) != "new" {
+		t.Fatalf("after Commit: %q, want new", got)
+	}
+	if err := f.Commit(); err == nil {
+		t.Error("second Commit succeeded")
+	}
+	assertOnly(t, dir, "z.bin")
+}
+
+// assertOnly checks that dir holds exactly the named files.
+func assertOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Errorf("directory holds %q, want %q", got, names)
+	}
+}
+
+const helperEnv = "ATOMICFILE_TEST_SLOW_WRITER"
+
+// TestMain turns the test binary into a slow writer when helperEnv is set:
+// it atomically writes a large file to the path in helperEnv, printing
+// "writing" once data has reached the temporary file, and takes seconds, far
+// longer than the parent waits before killing it.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(helperEnv); path != "" {
+		slowWriter(path)
+		os.Exit(3) // unreachable unless the parent failed to kill us
+	}
+	os.Exit(m.Run())
+}
+
+func slowWriter(path string) {
+	chunk := bytes.Repeat([]byte("new data "), 1<<13) // 72 KiB, more than the buffer
+	err := WriteFile(path, 0o644, func(w io.Writer) error {
+		for i := 0; i < 600; i++ { // ≈6 s and 43 MB at most, should the parent die
+			if _, err := w.Write(chunk); err != nil {
+				return err
+			}
+			if i == 4 {
+				fmt.Println("writing")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return nil
+	})
+	fmt.Fprintln(os.Stderr, "slow writer finished:", err)
+}
+
+func TestKilledMidWrite(t *testing.T) {
+	for _, old := range []string{"", "old contents\n"} {
+		name := "absent"
+		if old != "" {
+			name = "present"
+		}
+		t.Run("target="+name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "big.txt")
+			if old != "" {
+				if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				t.Skip("cannot find test binary:", err)
+			}
+			cmd := exec.Command(exe, "-test.run=^$")
+			cmd.Env = append(os.Environ(), helperEnv+"="+path)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			if err != nil || line != "writing\n" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("helper said %q (%v), stderr: %s", line, err, stderr.String())
+			}
+			// The helper has flushed several chunks to its temporary file.
+			tmps, _ := filepath.Glob(filepath.Join(dir, ".big.txt.tmp*"))
+			if len(tmps) != 1 {
+				t.Errorf("temporary files while writing: %q, want one", tmps)
+			} else if st, err := os.Stat(tmps[0]); err != nil || st.Size() == 0 {
+				t.Errorf("temporary file %s is empty or missing (%v)", tmps[0], err)
+			}
+			if err := cmd.Process.Kill(); err != nil { // SIGKILL on Unix
+				t.Fatal(err)
+			}
+			cmd.Wait()
+
+			got, err := os.ReadFile(path)
+			switch {
+			case old == "" && !os.IsNotExist(err):
+				t.Errorf("target exists after kill (err %v, %d bytes)", err, len(got))
+			case old != "" && string(got) != old:
+				t.Errorf("target = %d bytes %.20q..., want the old contents", len(got), got)
+			}
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if e.Name() == "big.txt" && old != "" {
+					continue
+				}
+				if !strings.HasPrefix(e.Name(), ".big.txt.tmp") {
+					t.Errorf("unexpected file %s left after kill", e.Name())
+				}
+			}
+		})
+	}
+}
