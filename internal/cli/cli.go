@@ -67,6 +67,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newGenerateCmd(),
 		newInspectCmd(),
 		newVocabCmd(),
+		newQuantizeCmd(),
+		newBenchCmd(),
+		newDataCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -10,6 +10,7 @@ import (
 	"github.com/lstmq/lstmq/corpus"
 	"github.com/lstmq/lstmq/eval"
 	"github.com/lstmq/lstmq/internal/parallel"
+	"github.com/lstmq/lstmq/internal/progress"
 )
 
 // evalReport is what `lstmq eval --json` prints.
@@ -30,6 +31,7 @@ type evalReport struct {
 func newEvalCmd() *cobra.Command {
 	var (
 		modelPath, data, splitName string
+		quantize, scheme, embedding string
 		bptt, batch, maxTokens     int
 		dropout                    float64
 		asJSON                     bool
@@ -41,7 +43,7 @@ func newEvalCmd() *cobra.Command {
 	}
 	threads := addThreads(c)
 	f := c.Flags()
-	f.StringVar(&modelPath, "model", "", "model file: a PyTorch state_dict (.pth)")
+	f.StringVar(&modelPath, "model", "", "model file: a PyTorch state_dict (.pth) or an lstmq .safetensors file")
 	f.StringVar(&data, "data", "", "corpus folder with train.txt, valid.txt, test.txt")
 	f.StringVar(&splitName, "split", "test", "split to evaluate: test, valid or train")
 	f.IntVar(&bptt, "bptt", 25, "time steps per chunk")
@@ -49,6 +51,9 @@ func newEvalCmd() *cobra.Command {
 	f.IntVar(&maxTokens, "max-tokens", 0, "use only the first N rows of the batchified split (0: all), as test_data[:N]")
 	f.Float64Var(&dropout, "dropout", 0.5, "dropout recorded in the model's description (a state_dict does not store it)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.StringVar(&quantize, "quantize", "", "int8: quantize the model dynamically before evaluating")
+	f.StringVar(&scheme, "scheme", "pytorch", "quantization scheme with --quantize int8 (pytorch, channel, block64, …-act8; see lstmq quantize --help)")
+	f.StringVar(&embedding, "embedding", "fp32", "embedding with --quantize int8: fp32 or int8 (row-wise)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		if err := threads(); err != nil {
 			return err
@@ -64,8 +69,17 @@ func newEvalCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := lm.checkVocab(data, cp.Dict.Len()); err != nil {
+		if err := lm.checkVocab(data, cp.Dict); err != nil {
 			return err
+		}
+		switch quantize {
+		case "":
+		case "int8":
+			if err := lm.quantize(scheme, embedding); err != nil {
+				return err
+			}
+		default:
+			return usagef("--quantize must be int8, got %q", quantize)
 		}
 		ids, err := split(cp, splitName)
 		if err != nil {
@@ -79,7 +93,10 @@ func newEvalCmd() *cobra.Command {
 			return fmt.Errorf("%s: the %s split has %d rows at batch size %d; need at least 2", data, splitName, b.Steps, batch)
 		}
 		ev := &eval.Evaluator{Model: lm.model, BPTT: bptt}
+		bar := progress.New(c.ErrOrStderr(), "eval", int64((b.Steps-1)*batch), "tokens")
+		ev.Progress = func(done, _ int) { bar.Set(int64(done)) }
 		r := ev.Run(b)
+		bar.Done()
 		rep := evalReport{Model: modelPath, Split: splitName, Loss: r.Loss, Perplexity: r.Perplexity(), Tokens: r.Tokens,
 			Seconds: r.Seconds, TokensPerSecond: r.TokensPerSecond(), Quantization: lm.quant, BPTT: bptt, BatchSize: batch,
 			Threads: parallel.Threads()}

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,7 +60,7 @@ func newGenerateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := lm.checkVocab(data, cp.Dict.Len()); err != nil {
+			if err := lm.checkVocab(data, cp.Dict); err != nil {
 				return err
 			}
 			vocab = cp.Dict.Words()
@@ -83,11 +84,14 @@ func newGenerateCmd() *cobra.Command {
 // sampleText draws words from lm, printing the tutorial's progress lines
 // to progress.
 func sampleText(lm *loaded, vocab []string, words int, t float32, seed uint64, progress io.Writer) ([]string, error) {
+	start := time.Now()
 	ids, err := generate.Sample(lm.model, generate.Options{Words: words, Temperature: t, Seed: seed,
 		Progress: func(i, n int) { fmt.Fprintf(progress, "| Generated %d/%d words\n", i, n) }})
 	if err != nil {
 		return nil, err
 	}
+	sec := time.Since(start).Seconds()
+	fmt.Fprintf(progress, "generated %d words in %.2f s (%.1f words/s, %s)\n", len(ids), sec, float64(len(ids))/sec, lm.quant)
 	text := make([]string, len(ids))
 	for i, id := range ids {
 		text[i] = vocab[id]

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lstmq/lstmq/checkpoint"
+	"github.com/lstmq/lstmq/model"
 )
 
 func newInspectCmd() *cobra.Command {
@@ -28,17 +30,45 @@ func newInspectCmd() *cobra.Command {
 		}
 		out := c.OutOrStdout()
 		fmt.Fprintln(out, lm.model)
-		if lm.params != nil {
-			fmt.Fprintf(out, "Parameters: %d\n", checkpoint.CountParams(lm.params))
-			size, err := checkpoint.StateDictSize(lm.params)
+		p := lm.params
+		if p == nil {
+			// A quantized file: its float32 twin, for the size comparison.
+			p = zeroParams(lm.model)
+		}
+		fmt.Fprintf(out, "Parameters: %d\n", checkpoint.CountParams(p))
+		size, err := checkpoint.StateDictSize(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "Size (MB):", pyFloatMB(size), "(fp32 state_dict)")
+		if lm.params == nil {
+			st, err := os.Stat(modelPath)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(out, "Size (MB):", pyFloatMB(size))
+			fmt.Fprintln(out, "Size (MB):", pyFloatMB(st.Size()), "("+lm.quant+", this file)")
+			fmt.Fprintf(out, "ratio: %.3f\n", float64(st.Size())/float64(size))
 		}
 		return nil
 	}
 	return c
+}
+
+// zeroParams returns float32 parameters of m's shapes, all zero, with the
+// decoder tied to the encoder when m's are.
+func zeroParams(m *model.Model) *model.Params {
+	v, e, h, n := m.Tokens(), m.Encoder.Dim(), m.RNN.Hidden(), m.RNN.Layers()
+	p := &model.Params{NToken: v, NInp: e, NHid: h, Encoder: make([]float32, v*e), DecoderB: make([]float32, v)}
+	p.DecoderW = make([]float32, v*h)
+	for k := range n {
+		in := e
+		if k > 0 {
+			in = h
+		}
+		p.Layers = append(p.Layers, model.LayerParams{Wih: make([]float32, 4*h*in), Whh: make([]float32, 4*h*h),
+			Bih: make([]float32, 4*h), Bhh: make([]float32, 4*h)})
+	}
+	return p
 }
 
 // pyFloatMB formats bytes/1e6 as Python's print of a float does.

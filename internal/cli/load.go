@@ -2,10 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/lstmq/lstmq/checkpoint"
 	"github.com/lstmq/lstmq/corpus"
 	"github.com/lstmq/lstmq/model"
+	"github.com/lstmq/lstmq/quant"
 )
 
 // loaded is a model read from a file, with what the file told about it.
@@ -17,15 +20,74 @@ type loaded struct {
 	quant  string        // "fp32", or the quantization scheme
 }
 
+// loadModel reads a PyTorch state_dict (.pth) or an lstmq safetensors file,
+// told apart by their first bytes.
 func loadModel(path string, dropout float64) (*loaded, error) {
 	if path == "" {
 		return nil, usagef("--model is required")
+	}
+	st, err := isSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	if st {
+		m, vocab, meta, err := quant.LoadMeta(path)
+		if err != nil {
+			return nil, err
+		}
+		return &loaded{path: path, model: m, vocab: vocab, quant: meta["scheme"]}, nil
 	}
 	m, p, err := checkpoint.LoadPth(path, dropout)
 	if err != nil {
 		return nil, err
 	}
 	return &loaded{path: path, model: m, params: p, quant: "fp32"}, nil
+}
+
+// isSafetensors reports whether path starts as a safetensors file does: an
+// 8-byte little-endian header length, then the JSON header's '{'.
+func isSafetensors(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var head [9]byte
+	n, _ := io.ReadFull(f, head[:])
+	return n == 9 && head[8] == '{', nil
+}
+
+// quantize swaps in the int8 modules of scheme (with --embedding int8, the
+// embedding too). It needs the float32 parameters of a .pth model.
+func (l *loaded) quantize(scheme, embedding string) error {
+	s, err := parseScheme(scheme, embedding)
+	if err != nil {
+		return err
+	}
+	if l.params == nil {
+		return fmt.Errorf("%s: already quantized (%s); give the float32 .pth to quantize it again", l.path, l.quant)
+	}
+	m, err := quant.Quantize(l.params, l.model.Dropout, s)
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.path, err)
+	}
+	l.model, l.quant = m, s.String()
+	return nil
+}
+
+func parseScheme(scheme, embedding string) (quant.Scheme, error) {
+	s, err := quant.ParseScheme(scheme)
+	if err != nil {
+		return s, usageError{err}
+	}
+	switch embedding {
+	case "fp32":
+	case "int8":
+		s.Embedding8 = true
+	default:
+		return s, usagef("--embedding must be fp32 or int8, got %q", embedding)
+	}
+	return s, nil
 }
 
 // loadCorpus reads DIR/{train,valid,test}.txt.
@@ -36,11 +98,17 @@ func loadCorpus(dir string) (*corpus.Corpus, error) {
 	return corpus.Load(dir)
 }
 
-// checkVocab fails when the model's vocabulary size is not the dictionary's.
-func (l *loaded) checkVocab(dir string, dictLen int) error {
-	if n := l.model.Tokens(); n != dictLen {
+// checkVocab fails when the model's vocabulary is not the dictionary's:
+// another size, or, for a file that records its words, another word list.
+func (l *loaded) checkVocab(dir string, dict *corpus.Dictionary) error {
+	if n := l.model.Tokens(); n != dict.Len() {
 		return fmt.Errorf("%s: model has %d tokens but the dictionary of %s has %d words (a different corpus than the model was trained on?)",
-			l.path, n, dir, dictLen)
+			l.path, n, dir, dict.Len())
+	}
+	for i, w := range l.vocab {
+		if dw := dict.Word(int32(i)); dw != w {
+			return fmt.Errorf("%s: word %d is %q in the model's vocabulary but %q in the dictionary of %s", l.path, i, w, dw, dir)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,281 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Config says what to compare.
+type Config struct {
+	Exe       string   // the lstmq binary to time
+	Model     string   // float32 PyTorch checkpoint (.pth)
+	Data      string   // corpus folder: train.txt, valid.txt, test.txt
+	MaxTokens int      // first N test tokens; 0: all
+	Rounds    int      // alternating rounds (≥ 1)
+	Schemes   []string // int8 schemes to time, e.g. "pytorch", "channel-act8"
+	Anchors   string   // anchors.sh; "" skips PyTorch and ONNX Runtime
+	Python    string   // interpreter for TorchGenerate
+	TorchGen  string   // torch_generate.py; "" skips PyTorch's generation speed
+	GenWords  int      // words for the generation speed; 0 skips it
+	WorkDir   string   // where the quantized files go
+	Log       io.Writer
+}
+
+// Run is one timed evaluation.
+type Run struct {
+	Impl    string  `json:"impl"`  // lstmq, pytorch, ort
+	Which   string  `json:"which"` // fp32, int8 (anchors), or the lstmq scheme
+	Round   int     `json:"round"`
+	Loss    float64 `json:"loss"`
+	Seconds float64 `json:"seconds"`
+	Tokens  int     `json:"tokens"`
+	RSSMB   float64 `json:"rss_mb,omitempty"` // peak resident set, lstmq only
+}
+
+// Result is everything Compare measured.
+type Result struct {
+	Runs  []Run              `json:"runs"`
+	Sizes map[string]float64 `json:"size_mb"`         // by lstmq variant: file given to eval
+	Gen   map[string]float64 `json:"gen_words_per_s"` // "lstmq fp32", "lstmq int8", "pytorch fp32", "pytorch int8"
+	CPU   string             `json:"cpu"`
+}
+
+func (c *Config) logf(format string, a ...any) {
+	if c.Log != nil {
+		fmt.Fprintf(c.Log, "bench: "+format+"\n", a...)
+	}
+}
+
+// variant is one lstmq configuration: the file eval is given and its name.
+type variant struct{ name, file string }
+
+// Compare quantizes the model once per scheme, then runs the rounds: lstmq's
+// variants and the anchors back to back, the anchors first on even rounds.
+func Compare(ctx context.Context, c Config) (*Result, error) {
+	if c.Rounds < 1 {
+		c.Rounds = 1
+	}
+	res := &Result{Sizes: map[string]float64{}, Gen: map[string]float64{}, CPU: CPUName()}
+	vs := []variant{{"fp32", c.Model}}
+	for _, s := range c.Schemes {
+		f := filepath.Join(c.WorkDir, "model."+s+".safetensors")
+		c.logf("quantizing %s (%s)", c.Model, s)
+		if _, err := c.lstmq(ctx, "quantize", "--model", c.Model, "--data", c.Data, "--out", f, "--scheme", s); err != nil {
+			return nil, err
+		}
+		vs = append(vs, variant{s, f})
+	}
+	for _, v := range vs {
+		st, err := os.Stat(v.file)
+		if err != nil {
+			return nil, err
+		}
+		res.Sizes[v.name] = float64(st.Size()) / 1e6
+	}
+	for r := 1; r <= c.Rounds; r++ {
+		anchorsFirst := r%2 == 0
+		if anchorsFirst {
+			if err := c.anchors(ctx, r, res); err != nil {
+				return nil, err
+			}
+		}
+		for _, v := range vs {
+			c.logf("round %d/%d: lstmq %s", r, c.Rounds, v.name)
+			run, err := c.evalRun(ctx, v)
+			if err != nil {
+				return nil, err
+			}
+			run.Round = r
+			res.Runs = append(res.Runs, run)
+		}
+		if !anchorsFirst {
+			if err := c.anchors(ctx, r, res); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if c.GenWords > 0 {
+		if err := c.generation(ctx, vs, res); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// lstmq runs the binary and returns its standard output.
+func (c *Config) lstmq(ctx context.Context, args ...string) ([]byte, error) {
+	out, _, err := c.command(ctx, c.Exe, args...)
+	return out, err
+}
+
+// command runs a program, returning stdout and the peak RSS in bytes.
+func (c *Config) command(ctx context.Context, exe string, args ...string) ([]byte, int64, error) {
+	cmd := exec.CommandContext(ctx, exe, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	var rss int64
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = ru.Maxrss * 1024 // kilobytes on Linux
+		}
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s %s: %v: %s", filepath.Base(exe), strings.Join(args, " "), err, lastLine(errb.String()))
+	}
+	return out.Bytes(), rss, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func (c *Config) evalRun(ctx context.Context, v variant) (Run, error) {
+	out, rss, err := c.command(ctx, c.Exe, "eval", "--model", v.file, "--data", c.Data, "--threads", "1",
+		"--max-tokens", strconv.Itoa(c.MaxTokens), "--json")
+	if err != nil {
+		return Run{}, err
+	}
+	var r Run
+	if err := json.Unmarshal(out, &r); err != nil {
+		return Run{}, fmt.Errorf("lstmq eval printed %q: %w", out, err)
+	}
+	r.Impl, r.Which, r.RSSMB = "lstmq", v.name, float64(rss)/1e6
+	return r, nil
+}
+
+// anchors runs one round of anchors.sh (PyTorch and ONNX Runtime, fp32 and
+// int8) and appends its JSON lines.
+func (c *Config) anchors(ctx context.Context, round int, res *Result) error {
+	if c.Anchors == "" {
+		return nil
+	}
+	c.logf("round %d/%d: anchors (PyTorch, ONNX Runtime)", round, c.Rounds)
+	cmd := exec.CommandContext(ctx, "bash", c.Anchors, c.Model, c.Data, strconv.Itoa(c.MaxTokens), "1")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = c.Log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w", c.Anchors, err)
+	}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var r Run
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return fmt.Errorf("%s printed %q: %w", c.Anchors, line, err)
+		}
+		r.Round = round
+		res.Runs = append(res.Runs, r)
+	}
+	return sc.Err()
+}
+
+var genRate = regexp.MustCompile(`\(([0-9.]+) words/s\)`)
+
+// generation measures batch-1 sampling speed: lstmq fp32 and its first
+// int8 variant, and PyTorch fp32 and int8.
+func (c *Config) generation(ctx context.Context, vs []variant, res *Result) error {
+	for i, v := range vs {
+		if i > 1 {
+			break
+		}
+		c.logf("generation: lstmq %s", v.name)
+		cmd := exec.CommandContext(ctx, c.Exe, "generate", "--model", v.file, "--data", c.Data, "--threads", "1",
+			"--words", strconv.Itoa(c.GenWords), "--out", os.DevNull)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("lstmq generate: %v: %s", err, lastLine(errb.String()))
+		}
+		m := genRate.FindStringSubmatch(errb.String())
+		if m == nil {
+			return fmt.Errorf("lstmq generate printed no rate: %q", lastLine(errb.String()))
+		}
+		rate, _ := strconv.ParseFloat(m[1], 64)
+		which := "fp32"
+		if i == 1 {
+			which = "int8"
+		}
+		res.Gen["lstmq "+which] = rate
+	}
+	if c.TorchGen == "" {
+		return nil
+	}
+	for _, which := range []string{"fp32", "int8"} {
+		c.logf("generation: pytorch %s", which)
+		out, _, err := c.command(ctx, c.Python, c.TorchGen, c.Model, strconv.Itoa(c.GenWords), which)
+		if err != nil {
+			return err
+		}
+		var g struct {
+			WPS float64 `json:"words_per_second"`
+		}
+		if err := json.Unmarshal(bytes.TrimSpace(lastLineBytes(out)), &g); err != nil {
+			return fmt.Errorf("%s printed %q: %w", c.TorchGen, out, err)
+		}
+		res.Gen["pytorch "+which] = g.WPS
+	}
+	return nil
+}
+
+func lastLineBytes(b []byte) []byte { return []byte(lastLine(string(b))) }
+
+// Median returns the median seconds of the runs of impl/which, and the
+// loss of the first of them.
+func (r *Result) Median(impl, which string) (sec, loss float64, rss float64, ok bool) {
+	var s []float64
+	for _, run := range r.Runs {
+		if run.Impl == impl && run.Which == which {
+			if !ok {
+				loss, ok = run.Loss, true
+			}
+			s = append(s, run.Seconds)
+			rss = max(rss, run.RSSMB)
+		}
+	}
+	if !ok {
+		return 0, 0, 0, false
+	}
+	sort.Float64s(s)
+	if n := len(s); n%2 == 1 {
+		sec = s[n/2]
+	} else {
+		sec = (s[n/2-1] + s[n/2]) / 2
+	}
+	return sec, loss, rss, true
+}
+
+// CPUName returns the processor's model name from /proc/cpuinfo.
+func CPUName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}

@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/lstmq/lstmq/internal/f32"
+	"github.com/lstmq/lstmq/internal/parallel"
+	"github.com/lstmq/lstmq/internal/q8"
+)
+
+// WriteTable prints the comparison as a Markdown table, then the
+// generation speeds.
+func (r *Result) WriteTable(w io.Writer, c Config) {
+	fmt.Fprintf(w, "CPU: %s; one thread; first %s test tokens; %d round(s), median seconds\n\n", r.CPU, tokensLabel(c.MaxTokens), c.Rounds)
+	fmt.Fprintln(w, "| run | size MB | loss | loss − fp32 | seconds | × ONNX Runtime | × PyTorch | × lstmq fp32 | peak RSS MB (× file) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	fpSec, fpLoss, _, _ := r.Median("lstmq", "fp32")
+	row := func(impl, which, anchor string) {
+		sec, loss, rss, ok := r.Median(impl, which)
+		if !ok {
+			return
+		}
+		ratio := func(i, v string) string {
+			s, _, _, ok := r.Median(i, v)
+			if !ok || s == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f", sec/s)
+		}
+		size, mem, vsFP, vsORT, vsPT := "–", "–", "–", "–", "–"
+		if impl == "lstmq" {
+			size = fmt.Sprintf("%.1f", r.Sizes[which])
+			mem = fmt.Sprintf("%.0f (%.2f)", rss, rss/r.Sizes[which])
+			vsORT, vsPT = ratio("ort", anchor), ratio("pytorch", anchor)
+			if fpSec > 0 {
+				vsFP = fmt.Sprintf("%.2f", sec/fpSec)
+			}
+		}
+		fmt.Fprintf(w, "| %s %s | %s | %.4f | %+.4f | %.2f | %s | %s | %s | %s |\n", impl, which, size, loss, loss-fpLoss, sec, vsORT, vsPT, vsFP, mem)
+	}
+	for _, a := range []string{"pytorch", "ort"} {
+		row(a, "fp32", "")
+		row(a, "int8", "")
+	}
+	row("lstmq", "fp32", "fp32")
+	for _, s := range c.Schemes {
+		row("lstmq", s, "int8")
+	}
+	if len(r.Gen) > 0 {
+		fmt.Fprintf(w, "\nBatch-1 generation (%d words, one thread), words/s:", c.GenWords)
+		for _, k := range []string{"lstmq fp32", "lstmq int8", "pytorch fp32", "pytorch int8"} {
+			if v, ok := r.Gen[k]; ok {
+				fmt.Fprintf(w, " %s %.0f;", k, v)
+			}
+		}
+		if a, b := r.Gen["lstmq int8"], r.Gen["pytorch int8"]; a > 0 && b > 0 {
+			fmt.Fprintf(w, " lstmq int8 / pytorch int8 = %.1f×", a/b)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func tokensLabel(n int) string {
+	if n == 0 {
+		return "all"
+	}
+	return fmt.Sprint(n)
+}
+
+// Roofline is the throughput of the matrix kernels on the decoder's shape
+// (m = bptt rows, n = ntoken, k = nhid), single thread, next to the core's
+// estimated peak.
+type Roofline struct {
+	M, N, K               int
+	F32GFLOPS, F32Peak    float64
+	Int8GOPS, Int8Peak    float64
+	F32Kernel, Int8Kernel string
+}
+
+// MeasureRoofline times f32 Matrix.Mul and q8 MulU8Dequant on an m×k by
+// n×k product for about d each.
+func MeasureRoofline(m, n, k int, d time.Duration) Roofline {
+	old := parallel.Threads()
+	parallel.SetThreads(1)
+	defer parallel.SetThreads(old)
+	rng := rand.New(rand.NewPCG(1, 2))
+	w := make([]float32, n*k)
+	wq := make([]int8, n*k)
+	for i := range w {
+		w[i] = rng.Float32() - 0.5
+		wq[i] = int8(rng.IntN(256) - 128)
+	}
+	x := make([]float32, m*k)
+	xq := make([]uint8, m*k)
+	for i := range x {
+		x[i] = rng.Float32()
+		xq[i] = uint8(rng.IntN(128))
+	}
+	dst := make([]float32, m*n)
+	bias := make([]float32, n)
+	fm := f32.NewMatrix(w, n, k)
+	qm := q8.Pack(wq, n, k, []float32{0.01})
+	ops := 2 * float64(m) * float64(n) * float64(k)
+	rate := func(f func()) float64 {
+		f()
+		start := time.Now()
+		reps := 0
+		for time.Since(start) < d {
+			f()
+			reps++
+		}
+		return ops * float64(reps) / time.Since(start).Seconds() / 1e9
+	}
+	return Roofline{M: m, N: n, K: k,
+		F32GFLOPS: rate(func() { fm.Mul(dst, x, m, bias) }), F32Peak: f32.PeakGFLOPS(), F32Kernel: f32.Level().String(),
+		Int8GOPS: rate(func() { qm.MulU8Dequant(dst, xq, m, 0.02, 3, bias) }), Int8Peak: q8.PeakGOPS(), Int8Kernel: q8.Kernel(),
+	}
+}
+
+func (r Roofline) String() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Roofline, decoder shape m=%d n=%d k=%d, one thread:\n", r.M, r.N, r.K)
+	fmt.Fprintf(&sb, "  fp32 (%s): %.1f GFLOP/s of an estimated peak %.0f (%.0f%%)\n", r.F32Kernel, r.F32GFLOPS, r.F32Peak, 100*r.F32GFLOPS/r.F32Peak)
+	fmt.Fprintf(&sb, "  int8 (%s): %.1f GOP/s of an estimated peak %.0f (%.0f%%)\n", r.Int8Kernel, r.Int8GOPS, r.Int8Peak, 100*r.Int8GOPS/r.Int8Peak)
+	return sb.String()
+}

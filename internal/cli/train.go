@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lstmq/lstmq/train"
+)
+
+func newTrainCmd() *cobra.Command {
+	cfg := train.Defaults()
+	var data, resume string
+	var maxBatches int
+	c := &cobra.Command{
+		Use:   "train --data DIR --save M.pth",
+		Short: "Train a model as PyTorch's word_language_model main.py does",
+		Long: `Train an LSTM language model on DIR/train.txt with plain SGD, gradient
+clipping, and the learning rate divided by 4 whenever the validation loss
+does not improve; the best model is saved to --save after each improvement,
+and tested on DIR/test.txt at the end. Ctrl-C ends training after the
+current batch and keeps the best model saved so far.`,
+		Args: cobra.NoArgs,
+	}
+	threads := addThreads(c)
+	f := c.Flags()
+	f.StringVar(&data, "data", "", "corpus folder with train.txt, valid.txt, test.txt")
+	f.StringVar(&cfg.Save, "save", "", "path to save the best model (a PyTorch state_dict)")
+	f.StringVar(&resume, "resume", "", "start from the weights of this state_dict instead of new ones")
+	f.IntVar(&cfg.EmSize, "emsize", cfg.EmSize, "size of word embeddings")
+	f.IntVar(&cfg.NHid, "nhid", cfg.NHid, "number of hidden units per layer")
+	f.IntVar(&cfg.NLayers, "nlayers", cfg.NLayers, "number of layers")
+	f.Float64Var(&cfg.LR, "lr", cfg.LR, "initial learning rate")
+	f.Float64Var(&cfg.Clip, "clip", cfg.Clip, "gradient clipping (max global norm; 0: none)")
+	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "upper epoch limit")
+	f.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "batch size")
+	f.IntVar(&cfg.BPTT, "bptt", cfg.BPTT, "sequence length")
+	f.Float64Var(&cfg.Dropout, "dropout", cfg.Dropout, "dropout applied to layers (0 = no dropout)")
+	f.BoolVar(&cfg.Tied, "tied", cfg.Tied, "tie the word embedding and softmax weights")
+	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
+	f.IntVar(&cfg.LogInterval, "log-interval", cfg.LogInterval, "report interval")
+	f.IntVar(&maxBatches, "max-batches", 0, "stop each epoch after N batches (0: all)")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if err := threads(); err != nil {
+			return err
+		}
+		if cfg.Save == "" {
+			return usagef("--save is required")
+		}
+		if maxBatches < 0 {
+			return usagef("--max-batches must be >= 0, got %d", maxBatches)
+		}
+		cfg.MaxBatches = maxBatches
+		if cfg.EmSize < 1 || cfg.NHid < 1 || cfg.NLayers < 1 || cfg.Epochs < 0 || cfg.BatchSize < 1 || cfg.BPTT < 1 || cfg.LogInterval < 1 {
+			return usagef("--emsize, --nhid, --nlayers, --batch-size, --bptt and --log-interval must be >= 1 and --epochs >= 0")
+		}
+		if !(cfg.LR > 0) || cfg.Clip < 0 || !(cfg.Dropout >= 0 && cfg.Dropout < 1) {
+			return usagef("--lr must be > 0, --clip >= 0 and --dropout in [0, 1)")
+		}
+		if resume != "" {
+			for _, name := range []string{"emsize", "nhid", "nlayers", "tied"} {
+				if f.Changed(name) {
+					return usagef("--%s cannot be given with --resume: the model's shape comes from %s", name, resume)
+				}
+			}
+		} else if cfg.Tied && cfg.EmSize != cfg.NHid {
+			return usagef("%v", train.ErrTiedSize)
+		}
+		cp, err := loadCorpus(data)
+		if err != nil {
+			return err
+		}
+		if resume != "" {
+			p, err := train.LoadParams(resume)
+			if err != nil {
+				return err
+			}
+			if p.NToken != cp.Dict.Len() {
+				return fmt.Errorf("%s: model has %d tokens but the dictionary of %s has %d words (a different corpus than the model was trained on?)",
+					resume, p.NToken, data, cp.Dict.Len())
+			}
+			cfg.Init = p
+		}
+		ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt)
+		defer stop()
+		go func() {
+			// After the first Ctrl-C a second one kills the process.
+			<-ctx.Done()
+			stop()
+		}()
+		_, _, err = train.Train(ctx, cp, cfg, c.OutOrStdout())
+		return err
+	}
+	return c
+}

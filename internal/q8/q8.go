@@ -1,0 +1,332 @@
+package q8
+
+import "github.com/lstmq/lstmq/internal/parallel"
+
+// tileMax is the widest column tile of any kernel and the unit n is padded
+// to in the packed layout; rowsMax is the most rows any kernel takes per call.
+const (
+	tileMax = 64
+	rowsMax = 6
+)
+
+// kernel is one GEMM implementation.
+type kernel struct {
+	name  string
+	cols  int   // columns per call (a multiple of 16 dividing tileMax)
+	rows  int   // most rows per call (≤ rowsMax)
+	maxU8 uint8 // largest activation for which the kernel is exact
+	asm   int   // which assembly kernel (q8_amd64.go); 0: the reference
+}
+
+// The assembly kernels are called directly (kernel.mul, kernel.deq, switch
+// on asm) rather than through func values, so that escape analysis sees
+// their //go:noescape and stack scratch tiles stay on the stack.
+
+var generic = &kernel{name: "generic", maxU8: 255}
+
+// impl is the GEMM kernel in use; vecQuant selects the vectorized
+// QuantizeU8 and MinMax. Both are set once at init (q8_amd64.go) and swapped
+// only by tests.
+var (
+	impl     = generic
+	vecQuant = false
+)
+
+// Packed is an n×k int8 weight matrix W (n outputs, k inputs, row-major like
+// PyTorch's weight) prepacked once in the layout the kernels read, with
+// per-row scales and row sums.
+//
+// Packed layout (after FBGEMM's and MLAS's VNNI packing: 4 consecutive k
+// interleaved per output lane): W is cut into panels of 16 rows (outputs); panel P holds
+// kq = ceil(k/4) quads of 64 bytes, quad q holding W[16P+c, 4q+t] at byte
+// 4c+t (c < 16, t < 4), so that one quad is one 512-bit VPDPBUSD operand
+// (16 int32 lanes, each a 4-long dot product). Rows past n (n is padded to a
+// multiple of 64) and columns past k are zero.
+type Packed struct {
+	n, k    int
+	w       []int8    // row-major n×k, as given to Pack
+	scales  []float32 // as given: 1 or n
+	rowSums []int32   // Σ_p W[j,p], len n
+
+	kq int       // quads per panel row: ceil(k/4)
+	np int       // n rounded up to tileMax
+	b  []int8    // np/16 panels × kq × 64 bytes
+	rs []int32   // rowSums padded with zeros to np
+	sc []float32 // per-row scale padded with zeros to np
+}
+
+// Pack prepacks W (row-major n×k). scales holds one scale per tensor
+// (len 1) or one per row (len n). Pack keeps w (Weights returns it): the
+// caller must not modify it afterwards. It panics if the lengths do not fit.
+func Pack(w []int8, n, k int, scales []float32) *Packed {
+	if n < 0 || k < 0 || len(w) != n*k {
+		panic("q8: Pack: len(w) != n*k")
+	}
+	if len(scales) != 1 && len(scales) != n {
+		panic("q8: Pack: len(scales) must be 1 or n")
+	}
+	kq := (k + 3) / 4
+	np := (n + tileMax - 1) / tileMax * tileMax
+	p := &Packed{
+		n: n, k: k, w: w, scales: scales,
+		rowSums: make([]int32, n),
+		kq:      kq, np: np,
+		b:  make([]int8, np*kq*4),
+		rs: make([]int32, np),
+		sc: make([]float32, np),
+	}
+	for j := range n {
+		row := w[j*k : (j+1)*k]
+		var s int32
+		for _, v := range row {
+			s += int32(v)
+		}
+		p.rowSums[j] = s
+		p.rs[j] = s
+		if len(scales) == 1 {
+			p.sc[j] = scales[0]
+		} else {
+			p.sc[j] = scales[j]
+		}
+		panel := p.b[(j/16)*kq*64:]
+		c := j % 16
+		for q, v := range row {
+			panel[(q/4)*64+4*c+q%4] = v
+		}
+	}
+	return p
+}
+
+// Rows returns n, the number of outputs.
+func (p *Packed) Rows() int { return p.n }
+
+// Cols returns k, the number of inputs.
+func (p *Packed) Cols() int { return p.k }
+
+// Weights returns the original row-major W (n×k).
+func (p *Packed) Weights() []int8 { return p.w }
+
+// Scales returns the weight scales as given to Pack (1 or n of them).
+func (p *Packed) Scales() []float32 { return p.scales }
+
+// RowSums returns Σ_p W[j,p] for each output j.
+func (p *Packed) RowSums() []int32 { return p.rowSums }
+
+// MaxExactU8 is the largest activation value for which the active kernel is
+// exact: 255 for the VNNI kernels and the generic one, 127 for the AVX2
+// VPMADDUBSW kernel, whose int16 pair sums saturate above that
+// (2·255·127 > 32767 but 2·127·128 ≤ 32767).
+func MaxExactU8() uint8 { return impl.maxU8 }
+
+// Kernel names the GEMM kernel in use (for reports and benchmarks).
+func Kernel() string { return impl.name }
+
+func (p *Packed) check(out int, a []uint8, m int) {
+	if m < 0 || len(a) < m*p.k || out < m*p.n {
+		panic("q8: Packed product: short operand")
+	}
+}
+
+// grain returns how many tiles of cols columns a parallel chunk takes so
+// that it holds at least ~256k multiply-adds.
+func (p *Packed) grain(m, cols int) int {
+	work := max(m*cols*p.k, 1)
+	return max(1, (1<<18)/work)
+}
+
+// MulU8 computes the exact u8×s8 products of m rows of a (row stride k)
+// with W:
+//
+//	acc[i*n+j] = Σ_p a[i*k+p]·W[j*k+p]
+//
+// (|sum| ≤ 255·128·k fits int32 for k ≤ 65793). With the AVX2 kernel it is
+// exact only if every a ≤ MaxExactU8(). The outputs are split over
+// parallel.Threads() in whole column tiles, so the result does not depend on
+// the thread count.
+func (p *Packed) MulU8(acc []int32, a []uint8, m int) {
+	p.check(len(acc), a, m)
+	if m == 0 || p.n == 0 {
+		return
+	}
+	kern := impl
+	if kern.asm == 0 || p.k < 4 {
+		if parallel.Threads() == 1 {
+			mulGeneric(acc, a, m, p.w, p.n, p.k, 0, p.n)
+			return
+		}
+		parallel.For(p.n, 16*p.grain(m, 16), func(lo, hi int) { mulGeneric(acc, a, m, p.w, p.n, p.k, lo, hi) })
+		return
+	}
+	tiles := (p.n + kern.cols - 1) / kern.cols
+	if parallel.Threads() == 1 || tiles == 1 {
+		p.mulTiles(kern, acc, a, m, 0, tiles)
+		return
+	}
+	parallel.For(tiles, p.grain(m, kern.cols), func(lo, hi int) { p.mulTiles(kern, acc, a, m, lo, hi) })
+}
+
+// pfBlock is the prefetch flag for row block blk of a tile: the first two
+// blocks spread the next tile's prefetches (one block alone issues them
+// faster than the memory system takes them).
+func pfBlock(pf, blk int) int {
+	if blk < 2 {
+		return pf
+	}
+	return 0
+}
+
+// rowBlock returns the rows [i0, i1) of block b of nb, the blocks as even
+// as possible (25 rows on a 6-row kernel: 5 blocks of 5, not 6+6+6+6+1).
+func rowBlock(m, nb, b int) (i0, i1 int) { return b * m / nb, (b + 1) * m / nb }
+
+// mulTiles runs the kernel over column tiles [t0, t1): each tile's weights
+// stay in L1 while every block of rows passes over them; the first blocks
+// prefetch the next tile's weights.
+func (p *Packed) mulTiles(kern *kernel, acc []int32, a []uint8, m, t0, t1 int) {
+	n, k, panel := p.n, p.k, p.kq*64
+	nb := (m + kern.rows - 1) / kern.rows
+	for t := t0; t < t1; t++ {
+		j0 := t * kern.cols
+		b := &p.b[j0*p.kq*4]
+		pf := 0
+		if t+1 < t1 && m > 1 {
+			pf = 1
+		}
+		if j0+kern.cols <= n {
+			for blk := range nb {
+				i0, i1 := rowBlock(m, nb, blk)
+				kern.mul(&acc[i0*n+j0], n, &a[i0*k], k, i1-i0, b, k, panel, pfBlock(pf, blk))
+			}
+			continue
+		}
+		// Last, partial tile: compute it whole into a scratch tile.
+		var s [rowsMax * tileMax]int32
+		w := n - j0
+		for blk := range nb {
+			i0, i1 := rowBlock(m, nb, blk)
+			kern.mul(&s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0)
+			for r := range i1 - i0 {
+				copy(acc[(i0+r)*n+j0:(i0+r)*n+n], s[r*kern.cols:r*kern.cols+w])
+			}
+		}
+	}
+}
+
+// MulU8Dequant computes MulU8 and turns the sums into float32 the way
+// PyTorch's dynamic quantized Linear does on x86 (FBGEMM's
+// requantizeForFloatAvx2, used by ReQuantizeForFloat):
+//
+//	x = acc[i,j] − za·RowSums[j]                    (int32, wrapping)
+//	dst[i*n+j] = float32(x)·(sa·scale_j) + bias[j]  (each op rounded to float32)
+//
+// in that order: sa·scale_j is one float32 product, float32(x) is rounded to
+// nearest even, the product and the sum are separate roundings (no fused
+// multiply-add), and with bias == nil the addition is skipped. sa and za are
+// the activations' scale and zero point; scale_j is the weight scale of row
+// j (or the tensor's).
+func (p *Packed) MulU8Dequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
+	p.check(len(dst), a, m)
+	if bias != nil && len(bias) < p.n {
+		panic("q8: MulU8Dequant: short bias")
+	}
+	if m == 0 || p.n == 0 {
+		return
+	}
+	kern := impl
+	if kern.asm == 0 || p.k < 4 {
+		if parallel.Threads() == 1 {
+			p.dequantGeneric(dst, a, m, sa, za, bias, 0, p.n)
+			return
+		}
+		parallel.For(p.n, 16*p.grain(m, 16), func(lo, hi int) { p.dequantGeneric(dst, a, m, sa, za, bias, lo, hi) })
+		return
+	}
+	tiles := (p.n + kern.cols - 1) / kern.cols
+	if parallel.Threads() == 1 || tiles == 1 {
+		p.dequantTiles(kern, dst, a, m, sa, za, bias, 0, tiles)
+		return
+	}
+	parallel.For(tiles, p.grain(m, kern.cols), func(lo, hi int) { p.dequantTiles(kern, dst, a, m, sa, za, bias, lo, hi) })
+}
+
+func (p *Packed) dequantTiles(kern *kernel, dst []float32, a []uint8, m int, sa float32, za int32, bias []float32, t0, t1 int) {
+	n, k, panel := p.n, p.k, p.kq*64
+	nb := (m + kern.rows - 1) / kern.rows
+	for t := t0; t < t1; t++ {
+		j0 := t * kern.cols
+		b := &p.b[j0*p.kq*4]
+		pf := 0
+		if t+1 < t1 && m > 1 {
+			pf = 1
+		}
+		if j0+kern.cols <= n {
+			var bp *float32
+			if bias != nil {
+				bp = &bias[j0]
+			}
+			for blk := range nb {
+				i0, i1 := rowBlock(m, nb, blk)
+				kern.deq(&dst[i0*n+j0], n, &a[i0*k], k, i1-i0, b, k, panel, pfBlock(pf, blk), &p.rs[j0], &p.sc[j0], bp, sa, za)
+			}
+			continue
+		}
+		var s [rowsMax * tileMax]int32
+		w := n - j0
+		var bb []float32
+		if bias != nil {
+			bb = bias[j0:n]
+		}
+		for blk := range nb {
+			i0, i1 := rowBlock(m, nb, blk)
+			kern.mul(&s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0)
+			for r := range i1 - i0 {
+				dequantRow(dst[(i0+r)*n+j0:(i0+r)*n+n], s[r*kern.cols:r*kern.cols+w], p.rs[j0:n], p.sc[j0:n], bb, sa, za)
+			}
+		}
+	}
+}
+
+// MinMax returns the smallest and largest of x (0, 0 if x is empty), as
+// FBGEMM's FindMinMax does. The result is unspecified if x holds a NaN.
+func MinMax(x []float32) (lo, hi float32) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	n8 := len(x) &^ 7
+	if !vecQuant || n8 == 0 {
+		return minMaxGeneric(x)
+	}
+	lo, hi = minMaxAVX2(&x[0], n8)
+	for _, v := range x[n8:] {
+		lo, hi = min2(lo, v), max2(hi, v)
+	}
+	return lo, hi
+}
+
+// QuantizeU8 quantizes x into dst[:len(x)] exactly as FBGEMM's QuantizeAvx2
+// (LEGACY, the variant PyTorch's dynamic Linear runs through
+// PackAWithQuantRowOffset):
+//
+//	t = fma(x[i], invScale, float32(zp))   (one float32 rounding)
+//	t = min(t, 2147483520)                 (a NaN becomes 2147483520)
+//	dst[i] = clamp(nearbyint(t), 0, qmax)  (round half to even)
+//
+// invScale is 1/scale computed in float32 (FBGEMM: 1.f / qparams.scale).
+// FBGEMM clamps to 255 whatever the range: pass qmax = 255 to match it
+// bit for bit, or 127 to keep activations within MaxExactU8 on AVX2.
+// It panics if len(dst) < len(x) or qmax is outside 0..255.
+func QuantizeU8(dst []uint8, x []float32, invScale float32, zp int32, qmax int32) {
+	if len(dst) < len(x) {
+		panic("q8: QuantizeU8: short dst")
+	}
+	if qmax < 0 || qmax > 255 {
+		panic("q8: QuantizeU8: qmax outside 0..255")
+	}
+	n32 := len(x) &^ 31
+	if vecQuant && n32 > 0 {
+		quantizeAVX2(&dst[0], &x[0], n32, invScale, zp, qmax)
+	} else {
+		n32 = 0
+	}
+	quantizeGeneric(dst[n32:len(x)], x[n32:], invScale, zp, qmax)
+}

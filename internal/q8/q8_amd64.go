@@ -1,0 +1,173 @@
+//go:build !purego
+
+package q8
+
+import "github.com/lstmq/lstmq/internal/cpu"
+
+// The GEMM kernels compute one tile: rows 0..m-1 of the activations
+// (1 ≤ m ≤ the kernel's row count; a has row stride lda bytes, k ≥ 4) times
+// the cols columns of the packed weights starting at panel b (consecutive
+// 16-column panels are panel bytes apart, see Packed), with c (d) of row
+// stride ldc (ldd) elements. They read nothing past the end of each
+// activation row. With pf != 0 they also prefetch the next tile's weights
+// (the caller sets it for the first row block of a tile). Reference loop (cols = 64 for VNNI, 16 otherwise):
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < cols; j++ {
+//			var s int32
+//			for p := 0; p < k; p++ {
+//				s += int32(a[i*lda+p]) * int32(W[j][p]) // W[j][p] = b[(j/16)*panel + (p/4)*64 + 4*(j%16) + p%4]
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+// The mulDequant kernels store instead
+//
+//	d[i*ldd+j] = float32(s − za·rowSums[j]) · (sa·scales[j]) + bias[j]   // bias == nil: no add
+
+// mulVNNI is the tile kernel with 512-bit VPDPBUSD (AVX512-VNNI): 6 rows, 64 columns.
+//
+//go:noescape
+func mulVNNI(c *int32, ldc int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int)
+
+// mulDequantVNNI is mulVNNI with the float epilogue of MulU8Dequant.
+//
+//go:noescape
+func mulDequantVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, sa float32, za int32)
+
+// mulAVXVNNI is the tile kernel with 256-bit VEX VPDPBUSD (AVX-VNNI): 6 rows, 16 columns.
+//
+//go:noescape
+func mulAVXVNNI(c *int32, ldc int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int)
+
+// mulDequantAVXVNNI is mulAVXVNNI with the float epilogue of MulU8Dequant.
+//
+//go:noescape
+func mulDequantAVXVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, sa float32, za int32)
+
+// mulAVX2 is the tile kernel with VPMADDUBSW + VPMADDWD + VPADDD (AVX2): 4
+// rows, 16 columns. VPMADDUBSW adds a[p]·W[p] + a[p+1]·W[p+1] in int16 with
+// saturation, so the result is exact only when every a ≤ 127.
+//
+//go:noescape
+func mulAVX2(c *int32, ldc int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int)
+
+// mulDequantAVX2 is mulAVX2 with the float epilogue of MulU8Dequant.
+//
+//go:noescape
+func mulDequantAVX2(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, sa float32, za int32)
+
+// quantizeAVX2 is QuantizeU8 for n a multiple of 32 (AVX2 + FMA):
+//
+//	for i := 0; i < n; i++ {
+//		t := min(fma32(x[i], invScale, float32(zp)), 2147483520) // NaN → 2147483520
+//		dst[i] = uint8(clamp(roundToEven(t), 0, qmax))
+//	}
+//
+//go:noescape
+func quantizeAVX2(dst *uint8, x *float32, n int, invScale float32, zp int32, qmax int32)
+
+// minMaxAVX2 is MinMax for n a positive multiple of 8 (AVX):
+//
+//	lo, hi = x[0], x[0]
+//	for i := 1; i < n; i++ { lo = min(lo, x[i]); hi = max(hi, x[i]) }
+//
+//go:noescape
+func minMaxAVX2(x *float32, n int) (lo, hi float32)
+
+// peakVNNI, peakAVXVNNI and peakAVX2 run n register-only steps of their
+// kernel's full tile (rows × cols × 4 multiply-adds each), for PeakGOPS:
+//
+//	for ; n > 0; n-- { for each accumulator: acc += bc · w }
+//
+//go:noescape
+func peakVNNI(n int)
+
+//go:noescape
+func peakAVXVNNI(n int)
+
+//go:noescape
+func peakAVX2(n int)
+
+const (
+	asmVNNI = 1 + iota
+	asmAVXVNNI
+	asmAVX2
+)
+
+var (
+	kernVNNI    = &kernel{name: "vnni", cols: 64, rows: 6, maxU8: 255, asm: asmVNNI}
+	kernAVXVNNI = &kernel{name: "avxvnni", cols: 16, rows: 6, maxU8: 255, asm: asmAVXVNNI}
+	kernAVX2    = &kernel{name: "avx2", cols: 16, rows: 4, maxU8: 127, asm: asmAVX2}
+)
+
+func (k *kernel) mul(c *int32, ldc int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int) {
+	switch k.asm {
+	case asmVNNI:
+		mulVNNI(c, ldc, a, lda, m, b, kk, panel, pf)
+	case asmAVXVNNI:
+		mulAVXVNNI(c, ldc, a, lda, m, b, kk, panel, pf)
+	case asmAVX2:
+		mulAVX2(c, ldc, a, lda, m, b, kk, panel, pf)
+	}
+}
+
+func (k *kernel) deq(d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, sa float32, za int32) {
+	switch k.asm {
+	case asmVNNI:
+		mulDequantVNNI(d, ldd, a, lda, m, b, kk, panel, pf, rowSums, scales, bias, sa, za)
+	case asmAVXVNNI:
+		mulDequantAVXVNNI(d, ldd, a, lda, m, b, kk, panel, pf, rowSums, scales, bias, sa, za)
+	case asmAVX2:
+		mulDequantAVX2(d, ldd, a, lda, m, b, kk, panel, pf, rowSums, scales, bias, sa, za)
+	}
+}
+
+func (k *kernel) peak(n int) {
+	switch k.asm {
+	case asmVNNI:
+		peakVNNI(n)
+	case asmAVXVNNI:
+		peakAVXVNNI(n)
+	case asmAVX2:
+		peakAVX2(n)
+	}
+}
+
+func init() {
+	impl = pick(cpu.Active)
+	vecQuant = cpu.Active >= cpu.AVX2
+}
+
+// pick returns the fastest kernel for level l. At the AVX2 and AVX512
+// levels the 256-bit AVX-VNNI kernel runs if the CPU has it (AVX512 without
+// VNNI has no faster int8 product than VPMADDUBSW).
+func pick(l cpu.Level) *kernel {
+	switch {
+	case l >= cpu.VNNI:
+		return kernVNNI
+	case l >= cpu.AVX2 && cpu.AVXVNNI:
+		return kernAVXVNNI
+	case l >= cpu.AVX2:
+		return kernAVX2
+	}
+	return generic
+}
+
+// kernels lists every kernel this machine runs, the reference first.
+func kernels() []*kernel {
+	ks := []*kernel{generic}
+	if cpu.Supported >= cpu.AVX2 {
+		ks = append(ks, kernAVX2)
+		if cpu.AVXVNNI {
+			ks = append(ks, kernAVXVNNI)
+		}
+	}
+	if cpu.Supported >= cpu.VNNI {
+		ks = append(ks, kernVNNI)
+	}
+	return ks
+}
+
+func hasVecQuant() bool { return cpu.Supported >= cpu.AVX2 }

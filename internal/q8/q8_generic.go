@@ -1,0 +1,128 @@
+package q8
+
+import "math"
+
+// mulGeneric is the reference of MulU8 for output columns [j0, j1):
+//
+//	acc[i*n+j] = Σ_p a[i*k+p]·w[j*k+p]
+func mulGeneric(acc []int32, a []uint8, m int, w []int8, n, k, j0, j1 int) {
+	for i := range m {
+		ar := a[i*k : (i+1)*k]
+		out := acc[i*n : (i+1)*n]
+		for j := j0; j < j1; j++ {
+			wr := w[j*k : (j+1)*k]
+			var s int32
+			for p, x := range ar {
+				s += int32(x) * int32(wr[p])
+			}
+			out[j] = s
+		}
+	}
+}
+
+// dequantGeneric is the reference of MulU8Dequant for columns [j0, j1).
+func (p *Packed) dequantGeneric(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32, j0, j1 int) {
+	var acc [64]int32
+	n, k := p.n, p.k
+	for i := range m {
+		for c0 := j0; c0 < j1; c0 += len(acc) {
+			c1 := min(c0+len(acc), j1)
+			s := acc[:c1-c0]
+			for j := c0; j < c1; j++ {
+				wr := p.w[j*k : (j+1)*k]
+				var t int32
+				for q, x := range a[i*k : (i+1)*k] {
+					t += int32(x) * int32(wr[q])
+				}
+				s[j-c0] = t
+			}
+			var bb []float32
+			if bias != nil {
+				bb = bias[c0:c1]
+			}
+			dequantRow(dst[i*n+c0:i*n+c1], s, p.rs[c0:c1], p.sc[c0:c1], bb, sa, za)
+		}
+	}
+}
+
+// dequantRow writes d[j] = float32(acc[j] − za·rs[j])·(sa·sc[j]) + bias[j],
+// each operation rounded separately as in FBGEMM (the explicit conversions
+// keep the compiler from fusing the multiply and the add).
+func dequantRow(d []float32, acc, rs []int32, sc []float32, bias []float32, sa float32, za int32) {
+	for j, x := range acc {
+		v := float32(float32(x-za*rs[j]) * (sa * sc[j]))
+		if bias != nil {
+			v += bias[j]
+		}
+		d[j] = v
+	}
+}
+
+// quantizeGeneric is the reference of QuantizeU8.
+func quantizeGeneric(dst []uint8, x []float32, invScale float32, zp, qmax int32) {
+	zf := float32(zp)
+	for i, v := range x {
+		t := fma32(v, invScale, zf)
+		if !(t < 2147483520) { // also a NaN, as _mm256_min_ps(t, c) returns c
+			t = 2147483520
+		}
+		r := int64(math.MinInt32) // CVTPS2DQ's answer below −2^31
+		if t >= -2147483648 {
+			r = int64(math.RoundToEven(float64(t)))
+		}
+		dst[i] = uint8(min(max(r, 0), int64(qmax)))
+	}
+}
+
+// fma32 returns x·y+z rounded once to float32, as VFMADD231PS does, for
+// results in float32's normal range (smaller ones only matter here through
+// their rounding to an integer, which they do not change). x·y is exact in
+// float64; the float64 sum is rounded again to float32, which is wrong only
+// when the sum was inexact and lands exactly halfway between two float32s:
+// then the rounding error (TwoSum) says which way to go.
+func fma32(x, y, z float32) float32 {
+	p := float64(x) * float64(y)
+	zz := float64(z)
+	s := p + zz
+	if math.IsInf(s, 0) || math.IsNaN(s) {
+		return float32(s)
+	}
+	bb := s - p
+	e := (p - (s - bb)) + (zz - bb)
+	if e == 0 {
+		return float32(s)
+	}
+	b := math.Float64bits(s)
+	if b&(1<<29-1) == 1<<28 {
+		if (e > 0) == (s > 0) {
+			b++
+		} else {
+			b--
+		}
+		s = math.Float64frombits(b)
+	}
+	return float32(s)
+}
+
+// minMaxGeneric is the reference of MinMax (len(x) > 0).
+func minMaxGeneric(x []float32) (lo, hi float32) {
+	lo, hi = x[0], x[0]
+	for _, v := range x[1:] {
+		lo, hi = min2(lo, v), max2(hi, v)
+	}
+	return lo, hi
+}
+
+func min2(a, b float32) float32 {
+	if b < a {
+		return b
+	}
+	return a
+}
+
+func max2(a, b float32) float32 {
+	if b > a {
+		return b
+	}
+	return a
+}
