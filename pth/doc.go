@@ -1,0 +1,41 @@
+// Package pth reads and writes PyTorch state_dict checkpoints, the files
+// written by torch.save(model.state_dict(), path).
+//
+// Two container formats are read:
+//
+//   - zip (PyTorch >= 1.6): <prefix>/data.pkl holds a pickled OrderedDict
+//     whose tensors name their storages through persistent ids
+//     ('storage', torch.FloatStorage, key, location, numel); the raw
+//     little-endian bytes of storage key live in <prefix>/data/<key>.
+//     <prefix>/byteorder, when present, must say "little".
+//   - legacy (torch.save(..., _use_new_zipfile_serialization=False)): a
+//     stream of pickles — magic number 0x1950a86a20f9469cfc6c, protocol
+//     1001, system info, the state dict itself, the list of storage keys —
+//     followed, for each key in that list, by an int64 element count and
+//     the storage's raw bytes.
+//
+// The pickle machine is github.com/nlpodyssey/gopickle, but nothing from the
+// file reaches it unchecked. Every pickle is first walked opcode by opcode:
+// each length is checked against the bytes that are really there before
+// anything is allocated, opcodes a state_dict never uses (extensions,
+// out-of-band buffers, INST/OBJ) are refused, and every global must be on an
+// allow-list: collections.OrderedDict, torch._utils._rebuild_tensor_v2,
+// torch._utils._rebuild_parameter and the torch.*Storage classes. Anything
+// else is refused with an error naming it ("refusing to load global
+// posix.system"); quantized checkpoints are recognised and refused with
+// their own error. Storage sizes are checked against the file size, and the
+// tensor views (offset, sizes, strides) against their storage, before any
+// allocation.
+//
+// A tensor t of shape (n_0, …, n_{d-1}) with storage offset o and strides
+// (s_0, …, s_{d-1}) holds
+//
+//	t[i_0, …, i_{d-1}] = storage[o + Σ_k i_k·s_k],
+//
+// and Load returns it contiguous and row-major in Tensor.Data as float32,
+// converted exactly from float16 and bfloat16 and rounded to nearest from
+// float64. Keys whose tensors view the same storage (tied weights) report
+// the same Tensor.Storage.
+//
+// Save writes the zip format, as PyTorch does, with float32 storages.
+package pth

@@ -1,0 +1,516 @@
+package pth
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"slices"
+	"strings"
+
+	"github.com/nlpodyssey/gopickle/pickle"
+	"github.com/nlpodyssey/gopickle/types"
+)
+
+// maxPickle bounds the size of one pickle (data.pkl or the legacy state
+// dict pickle). A state dict's pickle costs ~150 bytes per tensor, so this
+// allows ~50k tensors, while bounding what gopickle can be made to allocate
+// (a few hundred bytes per opcode at worst).
+const maxPickle = 8 << 20
+
+// maxMarks bounds the nesting of MARKs (a state dict nests 3 deep); gopickle
+// allocates a new stack for each.
+const maxMarks = 256
+
+// maxLong bounds LONG1/LONG4 arguments (bytes): the magic number takes 10;
+// gopickle decodes longer ones in quadratic time.
+const maxLong = 16
+
+// maxDims bounds the rank of a tensor.
+const maxDims = 64
+
+// storageClass is a torch.*Storage class named by a pickle global.
+type storageClass struct {
+	name  string // torch name, e.g. "FloatStorage"
+	dtype string // "float32", …; "" for storages we recognise but cannot read
+	size  int64  // bytes per element
+}
+
+var storageClasses = map[string]*storageClass{
+	"FloatStorage":    {"FloatStorage", "float32", 4},
+	"HalfStorage":     {"HalfStorage", "float16", 2},
+	"BFloat16Storage": {"BFloat16Storage", "bfloat16", 2},
+	"DoubleStorage":   {"DoubleStorage", "float64", 8},
+	// Recognised so that their tensors get a clear "unsupported dtype"
+	// error; their sizes are still checked like any other.
+	"LongStorage":          {"LongStorage", "", 8},
+	"IntStorage":           {"IntStorage", "", 4},
+	"ShortStorage":         {"ShortStorage", "", 2},
+	"CharStorage":          {"CharStorage", "", 1},
+	"ByteStorage":          {"ByteStorage", "", 1},
+	"BoolStorage":          {"BoolStorage", "", 1},
+	"ComplexFloatStorage":  {"ComplexFloatStorage", "", 8},
+	"ComplexDoubleStorage": {"ComplexDoubleStorage", "", 16},
+	"UntypedStorage":       {"UntypedStorage", "", 1},
+}
+
+// quantizedGlobals are the globals through which a quantized state dict
+// shows itself (packed params are torch.ScriptObject).
+var quantizedGlobals = map[string]bool{
+	"torch.ScriptObject":                     true,
+	"torch._utils._rebuild_qtensor":          true,
+	"torch.qint8":                            true,
+	"torch.quint8":                           true,
+	"torch.qint32":                           true,
+	"torch.quint4x2":                         true,
+	"torch.quint2x4":                         true,
+	"torch.per_tensor_affine":                true,
+	"torch.per_channel_affine":               true,
+	"torch.per_channel_affine_float_qparams": true,
+	"torch.QInt8Storage":                     true,
+	"torch.QUInt8Storage":                    true,
+	"torch.QInt32Storage":                    true,
+	"torch.QUInt4x2Storage":                  true,
+	"torch.QUInt2x4Storage":                  true,
+}
+
+// errQuantized is returned for quantized checkpoints.
+var errQuantized = errors.New("quantized checkpoints are not supported yet")
+
+// checkGlobal reports whether module.name may be loaded.
+func checkGlobal(module, name string) error {
+	full := module + "." + name
+	if quantizedGlobals[full] {
+		return fmt.Errorf("%w (found global %s)", errQuantized, full)
+	}
+	switch full {
+	case "collections.OrderedDict",
+		"torch._utils._rebuild_tensor_v2",
+		"torch._utils._rebuild_parameter",
+		"torch._utils._rebuild_parameter_with_state":
+		return nil
+	}
+	if module == "torch" && storageClasses[name] != nil {
+		return nil
+	}
+	return fmt.Errorf("refusing to load global %s", full)
+}
+
+// findClass is the unpickler's allow-list.
+func findClass(module, name string) (any, error) {
+	if err := checkGlobal(module, name); err != nil {
+		return nil, err
+	}
+	switch module + "." + name {
+	case "collections.OrderedDict":
+		return &types.OrderedDictClass{}, nil
+	case "torch._utils._rebuild_tensor_v2":
+		return rebuildTensorV2{}, nil
+	case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
+		return rebuildParameter{}, nil
+	}
+	return storageClasses[name], nil
+}
+
+// scanPickle reads one pickle from r, of which at most limit bytes remain,
+// and returns its bytes up to and including STOP. It walks the opcodes
+// without building anything: every argument length is checked against
+// limit before it is read, and globals are checked against the
+// allow-list. What it accepts is safe to hand to gopickle.
+func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
+	capped := limit > maxPickle
+	if capped {
+		limit = maxPickle
+	}
+	stackGlobal := false
+	marks := 0
+	var pkl []byte
+	read := func(n int64) ([]byte, error) {
+		if capped && n > limit-int64(len(pkl)) {
+			return nil, fmt.Errorf("pickle: longer than the limit of %d bytes", maxPickle)
+		}
+		if n < 0 || n > limit-int64(len(pkl)) {
+			return nil, fmt.Errorf("pickle: truncated (argument of %d bytes at offset %d, %d bytes left)",
+				n, len(pkl), limit-int64(len(pkl)))
+		}
+		start := len(pkl)
+		pkl = slices.Grow(pkl, int(n))[:start+int(n)]
+		if _, err := io.ReadFull(r, pkl[start:]); err != nil {
+			return nil, truncated(err)
+		}
+		return pkl[start:], nil
+	}
+	line := func() (string, error) {
+		var s []byte
+		for {
+			b, err := read(1)
+			if err != nil {
+				return "", err
+			}
+			if b[0] == '\n' {
+				return string(s), nil
+			}
+			if len(s) >= 1024 {
+				return "", fmt.Errorf("pickle: line argument longer than 1024 bytes at offset %d", len(pkl))
+			}
+			s = append(s, b[0])
+		}
+	}
+	// strArg reads a counted string argument with a length of n bytes
+	// (little-endian) and returns it.
+	strArg := func(n int64, signed bool) (string, error) {
+		b, err := read(n)
+		if err != nil {
+			return "", err
+		}
+		var length int64
+		switch n {
+		case 1:
+			length = int64(b[0])
+		case 4:
+			if signed {
+				length = int64(int32(binary.LittleEndian.Uint32(b)))
+			} else {
+				length = int64(binary.LittleEndian.Uint32(b))
+			}
+		case 8:
+			u := binary.LittleEndian.Uint64(b)
+			if u > 1<<62 {
+				return "", fmt.Errorf("pickle: absurd length %d at offset %d", u, len(pkl))
+			}
+			length = int64(u)
+		}
+		s, err := read(length)
+		return string(s), err
+	}
+	strs := map[string]bool{}
+	lastStr := "" // the string pushed last: in a state dict, the key being built
+	for {
+		op, err := read(1)
+		if err != nil {
+			return nil, err
+		}
+		at := len(pkl) - 1
+		switch c := op[0]; c {
+		case '.': // STOP
+			if stackGlobal && (strs["__builtin__"] || strs["copy_reg"]) {
+				// gopickle resolves these two modules itself,
+				// before asking findClass.
+				return nil, errors.New("refusing pickle: STACK_GLOBAL with module __builtin__ or copy_reg")
+			}
+			return pkl, nil
+		case '(': // MARK
+			if marks++; marks > maxMarks {
+				return nil, fmt.Errorf("pickle: MARKs nested more than %d deep at offset %d", maxMarks, at)
+			}
+		case '1', 'd', 'e', 'l', 't', 'u', 0x90, 0x91: // pop to MARK
+			marks--
+		case '0', '2', 'N', 'R', 'a', 'b', '}', ']', 's', ')',
+			'Q', 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x92, 0x94:
+			// no argument
+		case 0x93: // STACK_GLOBAL: names come from the stack; findClass checks them
+			stackGlobal = true
+		case 'K', 'h', 'q', 0x80: // BININT1, BINGET, BINPUT, PROTO
+			_, err = read(1)
+		case 'M': // BININT2
+			_, err = read(2)
+		case 'J', 'j', 'r': // BININT, LONG_BINGET, LONG_BINPUT
+			_, err = read(4)
+		case 'G': // BINFLOAT
+			_, err = read(8)
+		case 0x95: // FRAME: its content is opcodes, scanned as they come
+			var b []byte
+			if b, err = read(8); err == nil {
+				if n := binary.LittleEndian.Uint64(b); n > uint64(limit-int64(len(pkl))) {
+					err = fmt.Errorf("pickle: truncated (frame of %d bytes at offset %d)", n, at)
+				}
+			}
+		case 0x8a, 0x8b: // LONG1, LONG4
+			n := int64(1)
+			if c == 0x8b {
+				n = 4
+			}
+			var b []byte
+			if b, err = read(n); err == nil {
+				var length int64
+				if n == 1 {
+					length = int64(b[0])
+				} else {
+					length = int64(int32(binary.LittleEndian.Uint32(b)))
+				}
+				if length < 1 || length > maxLong {
+					err = fmt.Errorf("pickle: integer of %d bytes at offset %d", length, at)
+				} else {
+					_, err = read(length)
+				}
+			}
+		case 'T': // BINSTRING
+			_, err = strArg(4, true)
+		case 'U', 'C', 0x8c: // SHORT_BINSTRING, SHORT_BINBYTES, SHORT_BINUNICODE
+			var s string
+			s, err = strArg(1, false)
+			strs[s], lastStr = true, s
+		case 'X', 'B': // BINUNICODE, BINBYTES
+			var s string
+			s, err = strArg(4, false)
+			strs[s], lastStr = true, s
+		case 0x8d, 0x8e, 0x96: // BINUNICODE8, BINBYTES8, BYTEARRAY8
+			var s string
+			s, err = strArg(8, false)
+			strs[s], lastStr = true, s
+		case 'S', 'V': // STRING, UNICODE: newline-terminated
+			var s string
+			s, err = line()
+			strs[s], lastStr = true, s
+		case 'F', 'I', 'L', 'p', 'g': // FLOAT, INT, LONG, PUT, GET: newline-terminated
+			_, err = line()
+		case 'c': // GLOBAL module\nname\n
+			var module, name string
+			if module, err = line(); err == nil {
+				if name, err = line(); err == nil {
+					if err = checkGlobal(module, name); errors.Is(err, errQuantized) && lastStr != "" {
+						err = fmt.Errorf("%w, after %q", err, lastStr)
+					}
+				}
+			}
+		default:
+			// EXT1/2/4, NEXT_BUFFER, READONLY_BUFFER, PERSID, INST, OBJ
+			// and unknown opcodes: no state dict uses them.
+			return nil, fmt.Errorf("pickle: unsupported opcode 0x%02x at offset %d", c, at)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// truncated turns a short read into a "truncated" error.
+func truncated(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errors.New("truncated file")
+	}
+	return err
+}
+
+// unpickle runs gopickle on a scanned pickle with our allow-list and
+// persistent_load.
+func unpickle(pkl []byte, persistentLoad func(any) (any, error)) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("pickle: malformed (%v)", p)
+		}
+	}()
+	u := pickle.NewUnpickler(bytes.NewReader(pkl))
+	u.FindClass = findClass
+	u.PersistentLoad = persistentLoad
+	return u.Load()
+}
+
+// tensorRecord is what _rebuild_tensor_v2 returns: its arguments, checked
+// later, when the key of the tensor is known.
+type tensorRecord struct {
+	args []any
+}
+
+type rebuildTensorV2 struct{}
+
+// Call is torch._utils._rebuild_tensor_v2(storage, storage_offset, size,
+// stride, requires_grad, backward_hooks[, metadata]).
+func (rebuildTensorV2) Call(args ...any) (any, error) {
+	return &tensorRecord{args: args}, nil
+}
+
+type rebuildParameter struct{}
+
+// Call is torch._utils._rebuild_parameter(data, requires_grad,
+// backward_hooks[, state]): the parameter is its data.
+func (rebuildParameter) Call(args ...any) (any, error) {
+	if len(args) < 1 {
+		return nil, errors.New("_rebuild_parameter without arguments")
+	}
+	return args[0], nil
+}
+
+// persistentID decodes ('storage', class, key, location, numel[, view]).
+func persistentID(id any) (class *storageClass, key string, numel int64, err error) {
+	t, ok := id.(*types.Tuple)
+	if !ok || t.Len() < 5 || t.Len() > 6 {
+		return nil, "", 0, fmt.Errorf("unexpected persistent id %s", pyType(id))
+	}
+	if s, _ := t.Get(0).(string); s != "storage" {
+		return nil, "", 0, fmt.Errorf("unexpected persistent id of type %s", pyRepr(t.Get(0)))
+	}
+	class, ok = t.Get(1).(*storageClass)
+	if !ok {
+		return nil, "", 0, fmt.Errorf("persistent id: storage type is %s", pyType(t.Get(1)))
+	}
+	key, ok = t.Get(2).(string)
+	if !ok {
+		return nil, "", 0, fmt.Errorf("persistent id: storage key is %s", pyType(t.Get(2)))
+	}
+	if _, ok := t.Get(3).(string); !ok {
+		return nil, "", 0, fmt.Errorf("storage %q: location is %s", key, pyType(t.Get(3)))
+	}
+	n, ok := t.Get(4).(int)
+	if !ok || n < 0 {
+		return nil, "", 0, fmt.Errorf("storage %q: bad element count %s", key, pyRepr(t.Get(4)))
+	}
+	if t.Len() == 6 && t.Get(5) != nil {
+		return nil, "", 0, fmt.Errorf("storage %q: legacy storage views are not supported", key)
+	}
+	return class, key, int64(n), nil
+}
+
+// register records a storage named by a persistent id. Nothing is
+// allocated for it until checkStorages has checked its size.
+func (l *loader) register(class *storageClass, key string, numel int64) (*storage, error) {
+	if s, ok := l.storages[key]; ok {
+		if s.class != class || s.numel != numel {
+			return nil, fmt.Errorf("storage %q: named as %s[%d] and as %s[%d]",
+				key, s.class.name, s.numel, class.name, numel)
+		}
+		return s, nil
+	}
+	s := &storage{key: key, class: class, numel: numel}
+	l.storages[key] = s
+	l.order = append(l.order, s)
+	return s, nil
+}
+
+// checkStorages checks every storage's size against the file size, then
+// runs check on it, in the order of the state dict keys that use them; an
+// error names the first key using the storage.
+func (l *loader) checkStorages(check func(*storage) error) error {
+	owner := map[*storage]string{}
+	l.owner = owner
+	keys, values, _ := orderedItems(l.root)
+	for i, v := range values {
+		if rec, ok := v.(*tensorRecord); ok && len(rec.args) > 0 {
+			if s, ok := rec.args[0].(*storage); ok {
+				if _, seen := owner[s]; !seen {
+					owner[s] = fmt.Sprint(keys[i])
+				}
+			}
+		}
+	}
+	for _, s := range l.order {
+		err := error(nil)
+		if s.numel > l.size/s.class.size {
+			err = fmt.Errorf("storage %q: %d elements of %d bytes exceed the file size (%d bytes)",
+				s.key, s.numel, s.class.size, l.size)
+		} else if check != nil {
+			err = check(s)
+		}
+		if err != nil {
+			return l.keyError(s, err)
+		}
+	}
+	return nil
+}
+
+// keyError prefixes err with the first key using storage s, if any.
+func (l *loader) keyError(s *storage, err error) error {
+	if k, ok := l.owner[s]; ok {
+		return fmt.Errorf("key %q: %w", k, err)
+	}
+	return err
+}
+
+// pyType names the Python type of a value decoded by gopickle.
+func pyType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		return "bool"
+	case int, *big.Int:
+		return "int"
+	case float64:
+		return "float"
+	case string:
+		return "str"
+	case []byte:
+		return "bytes"
+	case *types.Tuple:
+		return "tuple"
+	case *types.List:
+		return "list"
+	case *types.Dict:
+		return "dict"
+	case *types.OrderedDict:
+		return "OrderedDict"
+	case *storage:
+		return "storage"
+	case *storageClass:
+		return "storage class"
+	case *tensorRecord:
+		return "tensor"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// pyRepr is a short description of a value for errors.
+func pyRepr(v any) string {
+	switch x := v.(type) {
+	case int, bool, float64:
+		return fmt.Sprintf("%s %v", pyType(v), x)
+	case string:
+		if len(x) > 40 {
+			x = x[:40] + "…"
+		}
+		return fmt.Sprintf("str %q", x)
+	}
+	return pyType(v)
+}
+
+// orderedItems returns the entries of a dict in insertion order.
+func orderedItems(v any) (keys, values []any, ok bool) {
+	switch d := v.(type) {
+	case *types.OrderedDict:
+		for e := d.List.Front(); e != nil; e = e.Next() {
+			entry := e.Value.(*types.OrderedDictEntry)
+			keys = append(keys, entry.Key)
+			values = append(values, entry.Value)
+		}
+		return keys, values, true
+	case *types.Dict:
+		seen := map[any]int{}
+		for _, entry := range *d {
+			if s, isStr := entry.Key.(string); isStr {
+				if i, dup := seen[s]; dup {
+					values[i] = entry.Value
+					continue
+				}
+				seen[s] = len(keys)
+			}
+			keys = append(keys, entry.Key)
+			values = append(values, entry.Value)
+		}
+		return keys, values, true
+	}
+	return nil, nil, false
+}
+
+// rejectTorchScript gives a clear error for archives of scripted modules.
+func rejectTorchScript(names []string) error {
+	for _, n := range names {
+		if strings.HasSuffix(n, "/constants.pkl") {
+			return errors.New("TorchScript archives are not supported (save model.state_dict() instead)")
+		}
+	}
+	return nil
+}
+
+// listItems returns the items of a list or tuple.
+func listItems(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case *types.List:
+		return *x, true
+	case *types.Tuple:
+		return *x, true
+	}
+	return nil, false
+}

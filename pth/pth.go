@@ -1,0 +1,133 @@
+package pth
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Tensor is one entry of a state dict.
+type Tensor struct {
+	Shape []int
+	// Data holds the elements contiguous and row-major:
+	// Data[Σ_k i_k·Π_{j>k} Shape[j]] = t[i_0, …, i_{d-1}].
+	Data []float32
+	// DType is the dtype of the storage in the file: "float32", "float16",
+	// "bfloat16" or "float64".
+	DType string
+	// Storage identifies the storage the tensor views in the file. Two keys
+	// with the same Storage shared memory in PyTorch (tied weights).
+	Storage string
+}
+
+// NumElements returns Π Shape[k] (1 for a scalar).
+func (t *Tensor) NumElements() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// StateDict is a loaded state_dict.
+type StateDict struct {
+	Keys    []string // in file order
+	Tensors map[string]*Tensor
+}
+
+// recoverPanics turns a panic in Read into an error. The fuzzer switches
+// it off so that a panic in this package's own code is a failure. Panics in
+// gopickle (it indexes unchecked on some malformed pickles) are always
+// turned into errors, by unpickle.
+var recoverPanics = true
+
+// Load reads the checkpoint at path.
+func Load(path string) (*StateDict, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pth: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("pth: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("pth: %s: not a regular file", path)
+	}
+	return Read(f, fi.Size(), filepath.Base(path))
+}
+
+// Read reads a checkpoint of size bytes from r. The name is used in errors.
+// Read never panics: any malformed input yields an error naming the file.
+func Read(r io.ReaderAt, size int64, name string) (sd *StateDict, err error) {
+	if recoverPanics {
+		defer func() {
+			// The checks in this package are meant to make this
+			// unreachable; it is the last line of defence.
+			if p := recover(); p != nil {
+				sd, err = nil, fmt.Errorf("pth: %s: malformed checkpoint (%v)", name, p)
+			}
+		}()
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("pth: %s: negative size %d", name, size)
+	}
+	var head [4]byte
+	n, err := r.ReadAt(head[:], 0)
+	if n < len(head) {
+		if err == nil || err == io.EOF {
+			return nil, fmt.Errorf("pth: %s: truncated file (%d bytes)", name, size)
+		}
+		return nil, fmt.Errorf("pth: %s: %w", name, err)
+	}
+	l := &loader{name: name, size: size, storages: map[string]*storage{}}
+	// Output budget: the tensors returned may hold at most this many
+	// bytes. Real checkpoints need at most 2× (float16 → float32) times the
+	// number of keys tied to one storage; views repeated without end could
+	// otherwise turn a small file into an unbounded allocation.
+	l.budget = 16*min(size, 1<<58) + 1<<20
+	switch {
+	case bytes.Equal(head[:], []byte("PK\x03\x04")):
+		err = l.readZip(r)
+	case head[0] == 0x80: // a pickle: the legacy format's magic number
+		err = l.readLegacy(r)
+	case bytes.HasPrefix(head[:], []byte("PK")):
+		err = errors.New("not a PyTorch zip checkpoint")
+	default:
+		err = fmt.Errorf("not a PyTorch checkpoint (starts with % x)", head)
+	}
+	if err != nil {
+		return nil, l.wrap(err)
+	}
+	return l.stateDict()
+}
+
+// loader holds the state of one Read.
+type loader struct {
+	name     string
+	size     int64
+	budget   int64
+	root     any                 // what the state dict pickle returned
+	storages map[string]*storage // by key
+	order    []*storage          // in the order the pickle names them
+	zipRead  int64               // compressed bytes of the zip entries read so far
+	owner    map[*storage]string // first state dict key using each storage
+}
+
+// wrap prefixes err with the package and file name.
+func (l *loader) wrap(err error) error {
+	return fmt.Errorf("pth: %s: %w", l.name, err)
+}
+
+// storage is a storage named by a persistent id: its dtype and element
+// count, and its raw little-endian bytes once read.
+type storage struct {
+	key   string
+	class *storageClass
+	numel int64
+	data  []byte
+}

@@ -1,0 +1,155 @@
+package pth
+
+import (
+	"archive/zip"
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// maxDeflateRatio is the largest expansion deflate can produce (a stream
+// of maximal-length back-references); a larger claimed size is a lie.
+// Only data.pkl and the small metadata entries may be compressed.
+const maxDeflateRatio = 1032
+
+// readZip reads the zip format: <prefix>/data.pkl, <prefix>/data/<key>.
+func (l *loader) readZip(r io.ReaderAt) error {
+	zr, err := zip.NewReader(r, l.size)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		// We never extract, so odd names are harmless.
+		return fmt.Errorf("truncated or corrupt zip archive: %w", err)
+	}
+	if len(zr.File) == 0 {
+		return errors.New("empty zip archive")
+	}
+	files := make(map[string]*zip.File, len(zr.File))
+	names := make([]string, 0, len(zr.File))
+	for _, f := range zr.File {
+		files[f.Name] = f
+		names = append(names, f.Name)
+	}
+	if err := rejectTorchScript(names); err != nil {
+		return err
+	}
+	// Like PyTorch's reader, the archive's folder is the first entry's.
+	prefix, _, ok := strings.Cut(zr.File[0].Name, "/")
+	if !ok {
+		return fmt.Errorf("zip entry %q is not inside a folder", zr.File[0].Name)
+	}
+	prefix += "/"
+	if f := files[prefix+"byteorder"]; f != nil {
+		b, err := l.readEntry(f, 16)
+		if err != nil {
+			return err
+		}
+		if order := strings.TrimSpace(string(b)); order != "little" {
+			return fmt.Errorf("byte order %q is not supported", order)
+		}
+	}
+	pf := files[prefix+"data.pkl"]
+	if pf == nil {
+		return fmt.Errorf("no %sdata.pkl in the archive", prefix)
+	}
+	if err := l.checkEntry(pf, maxPickle); err != nil {
+		return err
+	}
+	rc, err := pf.Open()
+	if err != nil {
+		return fmt.Errorf("%s: %w", pf.Name, err)
+	}
+	pkl, err := scanPickle(bufio.NewReader(rc), int64(pf.UncompressedSize64))
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", pf.Name, err)
+	}
+	l.root, err = unpickle(pkl, func(id any) (any, error) {
+		class, key, numel, err := persistentID(id)
+		if err != nil {
+			return nil, err
+		}
+		return l.register(class, key, numel)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", pf.Name, err)
+	}
+	return l.checkStorages(func(s *storage) error {
+		f := files[prefix+"data/"+s.key]
+		if f == nil {
+			return fmt.Errorf("storage %q: no %sdata/%s in the archive", s.key, prefix, s.key)
+		}
+		if want := uint64(s.numel * s.class.size); f.UncompressedSize64 != want {
+			return fmt.Errorf("storage %q: %s holds %d bytes, the pickle says %d×%d",
+				s.key, f.Name, f.UncompressedSize64, s.numel, s.class.size)
+		}
+		if f.Method != zip.Store {
+			// Stored entries cannot hold more than the file; compressed
+			// ones could inflate a small file into a huge allocation.
+			return fmt.Errorf("storage %q: %s is compressed (method %d); PyTorch stores storages uncompressed",
+				s.key, f.Name, f.Method)
+		}
+		var err error
+		if s.data, err = l.readEntry(f, l.size); err != nil {
+			return fmt.Errorf("storage %q: %w", s.key, err)
+		}
+		return nil
+	})
+}
+
+// checkEntry checks, before reading anything, that the entry's claimed
+// size is at most limit and possible for its compressed size in a file of
+// this size.
+func (l *loader) checkEntry(f *zip.File, limit int64) error {
+	c, u := f.CompressedSize64, f.UncompressedSize64
+	if u > uint64(limit) {
+		return fmt.Errorf("%s: %d bytes exceed the limit of %d", f.Name, u, limit)
+	}
+	if c > uint64(l.size) {
+		return fmt.Errorf("%s: %d compressed bytes exceed the file size (%d)", f.Name, c, l.size)
+	}
+	switch f.Method {
+	case zip.Store:
+		if c != u {
+			return fmt.Errorf("%s: stored entry with %d compressed and %d uncompressed bytes", f.Name, c, u)
+		}
+	case zip.Deflate:
+		if u > maxDeflateRatio*c+64 {
+			return fmt.Errorf("%s: %d bytes cannot inflate to %d bytes (zip bomb?)", f.Name, c, u)
+		}
+	default:
+		return fmt.Errorf("%s: unsupported compression method %d", f.Name, f.Method)
+	}
+	return nil
+}
+
+// readEntry reads a whole entry of at most limit bytes and checks its CRC.
+func (l *loader) readEntry(f *zip.File, limit int64) ([]byte, error) {
+	if err := l.checkEntry(f, limit); err != nil {
+		return nil, err
+	}
+	// Entries may overlap in a crafted archive: bound what all of them
+	// together read by the size of the file.
+	l.zipRead += int64(f.CompressedSize64)
+	if l.zipRead > l.size {
+		return nil, fmt.Errorf("%s: zip entries overlap (they hold more bytes than the file)", f.Name)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	defer rc.Close()
+	b := make([]byte, f.UncompressedSize64)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, truncated(err))
+	}
+	// Reading to EOF makes archive/zip verify the CRC.
+	var one [1]byte
+	if n, err := rc.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = errors.New("longer than its header says")
+		}
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,422 @@
+package quant
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+
+	"github.com/lstmq/lstmq/internal/f32"
+	"github.com/lstmq/lstmq/model"
+	"github.com/lstmq/lstmq/safetensors"
+)
+
+// File format (safetensors). Tensors, with PyTorch's state_dict names:
+//
+//	encoder.weight                       F32 [ntoken, ninp], or U8 with Embedding8:
+//	encoder.weight.scale, .zero_point    F32 [ntoken] each (float qparams)
+//	rnn.weight_ih_l{k}, rnn.weight_hh_l{k}, decoder.weight
+//	                                     I8 [rows, cols] (F32 if not quantized)
+//	  {name}.scale                       F32 [1] (tensor), [rows] (channel) or
+//	                                     [rows, ceil(cols/block)] (block)
+//	  {name}.zero_point                  I32, same shape as the scale (all 0)
+//	rnn.bias_ih_l{k}, rnn.bias_hh_l{k}   F32 [4·nhid]
+//	decoder.bias                         F32 [ntoken] (absent if the model has none)
+//
+// __metadata__ (all strings): format "lstmq", format_version "1", ntoken,
+// ninp, nhid, nlayers, dropout, scheme (a ParseScheme name, or "fp32"),
+// act_qmax (127 or 255), vocab (the word list as a JSON array of strings,
+// if saved), and the caller's own entries.
+const (
+	formatName    = "lstmq"
+	formatVersion = "1"
+)
+
+var reservedMeta = []string{"format", "format_version", "ntoken", "ninp", "nhid", "nlayers",
+	"dropout", "scheme", "act_qmax", "vocab"}
+
+// Save writes m (quantized by Quantize, or fp32 from model.New), its
+// vocabulary (nil, or one word per token id) and meta to path, atomically.
+func Save(path string, m *model.Model, vocab []string, meta map[string]string) error {
+	ts, md, err := encodeModel(m, vocab)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	for k, v := range meta {
+		if slices.Contains(reservedMeta, k) {
+			return fmt.Errorf("save %s: metadata key %q is reserved", path, k)
+		}
+		md[k] = v
+	}
+	return safetensors.Write(path, ts, md)
+}
+
+func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[string]string, error) {
+	ntoken, ninp := m.Encoder.Tokens(), m.Encoder.Dim()
+	nhid, nlayers := m.RNN.Hidden(), m.RNN.Layers()
+	if vocab != nil && len(vocab) != ntoken {
+		return nil, nil, fmt.Errorf("vocabulary of %d words for %d tokens", len(vocab), ntoken)
+	}
+	var ts []safetensors.Tensor
+	scheme := Scheme{}
+	qmax := int32(127)
+	switch e := m.Encoder.(type) {
+	case *model.Embedding:
+		ts = append(ts, safetensors.FromF32("encoder.weight", []int{ntoken, ninp}, e.Weight))
+	case *Embedding:
+		scheme.Embedding8 = true
+		ts = append(ts, safetensors.FromU8("encoder.weight", []int{ntoken, ninp}, e.Q),
+			safetensors.FromF32("encoder.weight.scale", []int{ntoken}, e.Scales),
+			safetensors.FromF32("encoder.weight.zero_point", []int{ntoken}, e.ZeroPoints))
+	default:
+		return nil, nil, fmt.Errorf("cannot save an encoder of type %T", m.Encoder)
+	}
+	addWeight := func(name string, w *Weight) {
+		ts = append(ts, safetensors.FromI8(name, []int{w.Rows, w.Cols}, w.Q))
+		shape := []int{len(w.Scales)}
+		if w.Block > 0 {
+			shape = []int{w.Rows, len(w.Scales) / max(w.Rows, 1)}
+		}
+		ts = append(ts, safetensors.FromF32(name+".scale", shape, w.Scales),
+			safetensors.FromI32(name+".zero_point", shape, make([]int32, len(w.Scales))))
+	}
+	addF32 := func(name string, m *f32.Matrix) {
+		ts = append(ts, safetensors.FromF32(name, []int{m.Rows(), m.Cols()}, m.Data()))
+	}
+	quantized := false
+	switch r := m.RNN.(type) {
+	case *model.LSTM:
+		for k, ly := range r.Layer {
+			addF32(fmt.Sprintf("rnn.weight_ih_l%d", k), ly.Wih)
+			addF32(fmt.Sprintf("rnn.weight_hh_l%d", k), ly.Whh)
+			ts = appendBiases(ts, k, ly.Bih, ly.Bhh)
+		}
+	case *LSTM:
+		quantized = true
+		qmax = r.ActMax()
+		for k, ly := range r.Layer {
+			addWeight(fmt.Sprintf("rnn.weight_ih_l%d", k), ly.Wih)
+			addWeight(fmt.Sprintf("rnn.weight_hh_l%d", k), ly.Whh)
+			ts = appendBiases(ts, k, ly.Bih, ly.Bhh)
+		}
+	default:
+		return nil, nil, fmt.Errorf("cannot save a recurrent network of type %T", m.RNN)
+	}
+	var bias []float32
+	switch d := m.Decoder.(type) {
+	case *model.Linear:
+		if quantized {
+			return nil, nil, fmt.Errorf("quantized LSTM with a float32 decoder is not a saved scheme")
+		}
+		addF32("decoder.weight", d.W)
+		bias = d.Bias
+	case *Linear:
+		if !quantized || d.ActMax() != qmax {
+			return nil, nil, fmt.Errorf("decoder and LSTM quantized with different schemes")
+		}
+		addWeight("decoder.weight", d.W)
+		scheme.Weights = d.W.kind()
+		if d.weights != "" {
+			scheme.Weights = d.weights
+		}
+		bias = d.Bias
+	default:
+		return nil, nil, fmt.Errorf("cannot save a decoder of type %T", m.Decoder)
+	}
+	if bias != nil {
+		ts = append(ts, safetensors.FromF32("decoder.bias", []int{ntoken}, bias))
+	}
+	name := "fp32"
+	if quantized {
+		scheme.Act8 = qmax == 255
+		name = scheme.String()
+	} else if scheme.Embedding8 {
+		return nil, nil, fmt.Errorf("int8 embedding with a float32 LSTM is not a saved scheme")
+	}
+	md := map[string]string{
+		"format": formatName, "format_version": formatVersion,
+		"ntoken": strconv.Itoa(ntoken), "ninp": strconv.Itoa(ninp), "nhid": strconv.Itoa(nhid),
+		"nlayers": strconv.Itoa(nlayers), "dropout": strconv.FormatFloat(m.Dropout, 'g', -1, 64),
+		"scheme": name, "act_qmax": strconv.Itoa(int(qmax)),
+	}
+	if vocab != nil {
+		b, err := json.Marshal(vocab)
+		if err != nil {
+			return nil, nil, err
+		}
+		md["vocab"] = string(b)
+	}
+	return ts, md, nil
+}
+
+func appendBiases(ts []safetensors.Tensor, k int, bih, bhh []float32) []safetensors.Tensor {
+	return append(ts,
+		safetensors.FromF32(fmt.Sprintf("rnn.bias_ih_l%d", k), []int{len(bih)}, bih),
+		safetensors.FromF32(fmt.Sprintf("rnn.bias_hh_l%d", k), []int{len(bhh)}, bhh))
+}
+
+// Load reads a model written by Save: the model, ready to run, and its
+// vocabulary (nil if none was saved). Metadata is in LoadMeta.
+func Load(path string) (*model.Model, []string, error) {
+	m, vocab, _, err := LoadMeta(path)
+	return m, vocab, err
+}
+
+// LoadMeta is Load that also returns the file's metadata.
+func LoadMeta(path string) (*model.Model, []string, map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return parseModel(b, path)
+}
+
+// parseModel decodes a model file held in b; name is used in errors.
+func parseModel(b []byte, name string) (*model.Model, []string, map[string]string, error) {
+	f, err := safetensors.Parse(b, name)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	m, vocab, err := decodeModel(f)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	return m, vocab, maps.Clone(f.Metadata), nil
+}
+
+type decoder struct {
+	f    *safetensors.File
+	used map[string]bool
+}
+
+func (d *decoder) tensor(name string, dt safetensors.DType, shape ...int) (*safetensors.Tensor, error) {
+	t, ok := d.f.Tensor(name)
+	if !ok {
+		return nil, fmt.Errorf("tensor %q missing", name)
+	}
+	if t.DType != dt || !slices.Equal(t.Shape, shape) {
+		return nil, fmt.Errorf("tensor %q is %s%v, want %s%v", name, t.DType, t.Shape, dt, shape)
+	}
+	d.used[name] = true
+	return t, nil
+}
+
+func (d *decoder) f32(name string, shape ...int) ([]float32, error) {
+	t, err := d.tensor(name, safetensors.F32, shape...)
+	if err != nil {
+		return nil, err
+	}
+	return t.F32()
+}
+
+// weight reads an int8 weight with its scales, shaped as scheme s says.
+func (d *decoder) weight(name string, rows, cols int, s Scheme) (*Weight, error) {
+	t, err := d.tensor(name, safetensors.I8, rows, cols)
+	if err != nil {
+		return nil, err
+	}
+	q, err := t.I8()
+	if err != nil {
+		return nil, err
+	}
+	block := s.Block()
+	var want []int
+	switch {
+	case block > 0 && block < cols:
+		want = []int{rows, (cols + block - 1) / block}
+	case s.Weights == "tensor":
+		block, want = 0, []int{1}
+	default:
+		block, want = 0, []int{rows}
+	}
+	scales, err := d.f32(name+".scale", want...)
+	if err != nil {
+		return nil, err
+	}
+	zt, err := d.tensor(name+".zero_point", safetensors.I32, want...)
+	if err != nil {
+		return nil, err
+	}
+	zp, err := zt.I32()
+	if err != nil {
+		return nil, err
+	}
+	for _, z := range zp {
+		if z != 0 {
+			return nil, fmt.Errorf("tensor %q: zero point %d, want 0 (symmetric)", name+".zero_point", z)
+		}
+	}
+	w, err := NewWeight(q, rows, cols, scales, block)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	return w, nil
+}
+
+func metaInt(md map[string]string, key string, lo, hi int) (int, error) {
+	s, ok := md[key]
+	if !ok {
+		return 0, fmt.Errorf("metadata %q missing", key)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("metadata %q = %q, want an integer in [%d, %d]", key, s, lo, hi)
+	}
+	return n, nil
+}
+
+func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
+	md := f.Metadata
+	if md["format"] != formatName {
+		return nil, nil, fmt.Errorf("not an lstmq model (metadata format = %q)", md["format"])
+	}
+	if md["format_version"] != formatVersion {
+		return nil, nil, fmt.Errorf("format version %q, want %s", md["format_version"], formatVersion)
+	}
+	const big = 1 << 24
+	ntoken, err := metaInt(md, "ntoken", 1, big)
+	if err != nil {
+		return nil, nil, err
+	}
+	ninp, err := metaInt(md, "ninp", 1, big)
+	if err != nil {
+		return nil, nil, err
+	}
+	nhid, err := metaInt(md, "nhid", 1, big)
+	if err != nil {
+		return nil, nil, err
+	}
+	nlayers, err := metaInt(md, "nlayers", 1, 1024)
+	if err != nil {
+		return nil, nil, err
+	}
+	qmax, err := metaInt(md, "act_qmax", 127, 255)
+	if err != nil || (qmax != 127 && qmax != 255) {
+		return nil, nil, fmt.Errorf("metadata act_qmax = %q, want 127 or 255", md["act_qmax"])
+	}
+	dropout, err := strconv.ParseFloat(md["dropout"], 64)
+	if err != nil || dropout < 0 || dropout > 1 {
+		return nil, nil, fmt.Errorf("metadata dropout = %q, want a number in [0, 1]", md["dropout"])
+	}
+	var vocab []string
+	if s, ok := md["vocab"]; ok {
+		if err := json.Unmarshal([]byte(s), &vocab); err != nil {
+			return nil, nil, fmt.Errorf("metadata vocab: %w", err)
+		}
+		if len(vocab) != ntoken {
+			return nil, nil, fmt.Errorf("metadata vocab has %d words for %d tokens", len(vocab), ntoken)
+		}
+	}
+	fp32 := md["scheme"] == "fp32"
+	var s Scheme
+	if !fp32 {
+		if s, err = ParseScheme(md["scheme"]); err != nil {
+			return nil, nil, fmt.Errorf("metadata scheme: %w", err)
+		}
+		if s.actMax() != int32(qmax) {
+			return nil, nil, fmt.Errorf("metadata act_qmax %d does not fit scheme %s", qmax, s)
+		}
+		if s.Act8 && !exactU8() {
+			return nil, nil, fmt.Errorf("scheme %s: the int8 kernel is not exact for activations up to 255", s)
+		}
+	}
+	d := &decoder{f: f, used: map[string]bool{}}
+	m := &model.Model{Dropout: dropout}
+	if s.Embedding8 {
+		t, err := d.tensor("encoder.weight", safetensors.U8, ntoken, ninp)
+		if err != nil {
+			return nil, nil, err
+		}
+		q, _ := t.U8()
+		sc, err := d.f32("encoder.weight.scale", ntoken)
+		if err != nil {
+			return nil, nil, err
+		}
+		zp, err := d.f32("encoder.weight.zero_point", ntoken)
+		if err != nil {
+			return nil, nil, err
+		}
+		if m.Encoder, err = NewEmbedding(q, ntoken, ninp, sc, zp); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		w, err := d.f32("encoder.weight", ntoken, ninp)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.Encoder = model.NewEmbedding(w, ntoken, ninp)
+	}
+	h4 := 4 * nhid
+	var (
+		flayers []model.LSTMLayer
+		qlayers []LSTMLayer
+	)
+	for k := range nlayers {
+		in := ninp
+		if k > 0 {
+			in = nhid
+		}
+		bih, err := d.f32(fmt.Sprintf("rnn.bias_ih_l%d", k), h4)
+		if err != nil {
+			return nil, nil, err
+		}
+		bhh, err := d.f32(fmt.Sprintf("rnn.bias_hh_l%d", k), h4)
+		if err != nil {
+			return nil, nil, err
+		}
+		nih, nhh := fmt.Sprintf("rnn.weight_ih_l%d", k), fmt.Sprintf("rnn.weight_hh_l%d", k)
+		if fp32 {
+			wih, err := d.f32(nih, h4, in)
+			if err != nil {
+				return nil, nil, err
+			}
+			whh, err := d.f32(nhh, h4, nhid)
+			if err != nil {
+				return nil, nil, err
+			}
+			flayers = append(flayers, model.LSTMLayer{Wih: f32.NewMatrix(wih, h4, in),
+				Whh: f32.NewMatrix(whh, h4, nhid), Bih: bih, Bhh: bhh})
+			continue
+		}
+		wih, err := d.weight(nih, h4, in, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		whh, err := d.weight(nhh, h4, nhid, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		qlayers = append(qlayers, LSTMLayer{Wih: wih, Whh: whh, Bih: bih, Bhh: bhh})
+	}
+	var bias []float32
+	if _, ok := f.Tensor("decoder.bias"); ok {
+		if bias, err = d.f32("decoder.bias", ntoken); err != nil {
+			return nil, nil, err
+		}
+	}
+	if fp32 {
+		m.RNN = model.NewLSTM(flayers, ninp, nhid, dropout)
+		w, err := d.f32("decoder.weight", ntoken, nhid)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.Decoder = model.NewLinear(w, ntoken, nhid, bias)
+	} else {
+		m.RNN = NewLSTM(qlayers, ninp, nhid, dropout, int32(qmax))
+		w, err := d.weight("decoder.weight", ntoken, nhid, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		dec := NewLinear(w, bias, int32(qmax))
+		dec.weights = s.Weights
+		m.Decoder = dec
+	}
+	for _, t := range f.Tensors {
+		if !d.used[t.Name] {
+			return nil, nil, fmt.Errorf("unexpected tensor %q", t.Name)
+		}
+	}
+	return m, vocab, nil
+}

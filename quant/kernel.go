@@ -1,0 +1,79 @@
+package quant
+
+import "github.com/lstmq/lstmq/internal/q8"
+
+// newKernel picks the product for w: internal/q8's packed kernels, one
+// matrix for per tensor and per channel scales, one per block of inputs for
+// block scales (q8 has one scale per row).
+func newKernel(w *Weight) kernel {
+	if w.Block == 0 {
+		return q8Kernel{q8.Pack(w.Q, w.Rows, w.Cols, w.Scales)}
+	}
+	nb := (w.Cols + w.Block - 1) / w.Block
+	k := &blockKernel{n: w.Rows, k: w.Cols, block: w.Block}
+	for b := range nb {
+		p0, p1 := b*w.Block, min((b+1)*w.Block, w.Cols)
+		q := make([]int8, 0, w.Rows*(p1-p0))
+		s := make([]float32, w.Rows)
+		for j := range w.Rows {
+			q = append(q, w.Q[j*w.Cols+p0:j*w.Cols+p1]...)
+			s[j] = w.Scales[j*nb+b]
+		}
+		k.packs = append(k.packs, q8.Pack(q, w.Rows, p1-p0, s))
+	}
+	return k
+}
+
+type q8Kernel struct{ p *q8.Packed }
+
+func (k q8Kernel) mulDequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
+	k.p.MulU8Dequant(dst, a, m, sa, za, bias)
+}
+
+// blockKernel runs a block-scaled product as one q8 product per block of
+// inputs, summing the dequantized partial results in block order (the
+// reference's order, so the results agree bit for bit), then the bias.
+type blockKernel struct {
+	n, k, block int
+	packs       []*q8.Packed
+	a           []uint8   // scratch: m×block activations of one block
+	part        []float32 // scratch: m×n partial outputs
+}
+
+func (b *blockKernel) mulDequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
+	if cap(b.part) < m*b.n {
+		b.part = make([]float32, m*b.n)
+	}
+	if cap(b.a) < m*b.block {
+		b.a = make([]uint8, m*b.block)
+	}
+	dst = dst[:m*b.n]
+	for i, p := range b.packs {
+		p0, w := i*b.block, p.Cols()
+		buf := b.a[:m*w]
+		for r := range m {
+			copy(buf[r*w:(r+1)*w], a[r*b.k+p0:r*b.k+p0+w])
+		}
+		if i == 0 {
+			p.MulU8Dequant(dst, buf, m, sa, za, nil)
+			continue
+		}
+		part := b.part[:m*b.n]
+		p.MulU8Dequant(part, buf, m, sa, za, nil)
+		for j, v := range part {
+			dst[j] += v
+		}
+	}
+	if bias != nil {
+		for r := range m {
+			row := dst[r*b.n : (r+1)*b.n]
+			for j := range row {
+				row[j] += bias[j]
+			}
+		}
+	}
+}
+
+// exactU8 reports whether the products are exact for activations up to 255
+// (false with q8's AVX2 kernel, whose int16 pair sums saturate).
+func exactU8() bool { return q8.MaxExactU8() == 255 }

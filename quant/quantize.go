@@ -1,0 +1,122 @@
+package quant
+
+import (
+	"fmt"
+
+	"github.com/lstmq/lstmq/model"
+)
+
+// Quantize builds the dynamic quantized model from float32 parameters: the
+// LSTM's and the decoder's weights quantized as s says, their biases kept
+// fp32, the embedding fp32 unless s.Embedding8. The result is a
+// model.Model with Encoder, RNN and Decoder of this package's types (the
+// encoder stays *model.Embedding when fp32). p is not modified; the fp32
+// embedding table is shared with it.
+func Quantize(p *model.Params, dropout float64, s Scheme) (*model.Model, error) {
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkParams(p); err != nil {
+		return nil, err
+	}
+	if s.Act8 && !exactU8() {
+		return nil, fmt.Errorf("quant: scheme %s: the int8 kernel is not exact for activations up to 255", s)
+	}
+	qmax := s.actMax()
+	layers := make([]LSTMLayer, len(p.Layers))
+	for k, lp := range p.Layers {
+		in := p.NInp
+		if k > 0 {
+			in = p.NHid
+		}
+		wih, err := quantizeWeight(lp.Wih, 4*p.NHid, in, s)
+		if err != nil {
+			return nil, fmt.Errorf("quant: rnn.weight_ih_l%d: %w", k, err)
+		}
+		whh, err := quantizeWeight(lp.Whh, 4*p.NHid, p.NHid, s)
+		if err != nil {
+			return nil, fmt.Errorf("quant: rnn.weight_hh_l%d: %w", k, err)
+		}
+		layers[k] = LSTMLayer{Wih: wih, Whh: whh, Bih: lp.Bih, Bhh: lp.Bhh}
+	}
+	dw, err := quantizeWeight(p.DecoderW, p.NToken, p.NHid, s)
+	if err != nil {
+		return nil, fmt.Errorf("quant: decoder.weight: %w", err)
+	}
+	dec := NewLinear(dw, p.DecoderB, qmax)
+	dec.weights = s.Weights
+	m := &model.Model{
+		Encoder: model.NewEmbedding(p.Encoder, p.NToken, p.NInp),
+		RNN:     NewLSTM(layers, p.NInp, p.NHid, dropout, qmax),
+		Decoder: dec,
+		Dropout: dropout,
+	}
+	if s.Embedding8 {
+		e, err := quantizeEmbedding(p.Encoder, p.NToken, p.NInp)
+		if err != nil {
+			return nil, err
+		}
+		m.Encoder = e
+	}
+	return m, nil
+}
+
+func quantizeEmbedding(w []float32, tokens, dim int) (*Embedding, error) {
+	q, sc, zp := QuantizeEmbeddingRows(w, tokens)
+	e, err := NewEmbedding(q, tokens, dim, sc, zp)
+	if err != nil {
+		return nil, fmt.Errorf("quant: encoder.weight: %w", err)
+	}
+	return e, nil
+}
+
+// quantizeWeight quantizes a rows×cols matrix with s's granularity.
+func quantizeWeight(w []float32, rows, cols int, s Scheme) (*Weight, error) {
+	if len(w) != rows*cols {
+		return nil, fmt.Errorf("%d values, want %d×%d", len(w), rows, cols)
+	}
+	var (
+		q      []int8
+		scales []float32
+	)
+	switch {
+	case s.Weights == "tensor":
+		var sc float32
+		q, sc = QuantizeWeightsPerTensor(w)
+		scales = []float32{sc}
+	case s.Weights == "channel":
+		q, scales = QuantizeWeightsPerChannel(w, rows)
+	default:
+		q, scales = QuantizeWeightsPerBlock(w, rows, s.Block())
+		// A block as wide as the row is per channel.
+		if s.Block() >= cols {
+			return NewWeight(q, rows, cols, scales, 0)
+		}
+	}
+	return NewWeight(q, rows, cols, scales, s.Block())
+}
+
+func checkParams(p *model.Params) error {
+	if p == nil || p.NToken <= 0 || p.NInp <= 0 || p.NHid <= 0 || len(p.Layers) == 0 {
+		return fmt.Errorf("quant: empty or invalid model parameters")
+	}
+	h4 := 4 * p.NHid
+	if len(p.Encoder) != p.NToken*p.NInp {
+		return fmt.Errorf("quant: encoder.weight has %d values, want %d×%d", len(p.Encoder), p.NToken, p.NInp)
+	}
+	if len(p.DecoderW) != p.NToken*p.NHid || (p.DecoderB != nil && len(p.DecoderB) != p.NToken) {
+		return fmt.Errorf("quant: decoder has %d weights and %d biases, want %d×%d and %d",
+			len(p.DecoderW), len(p.DecoderB), p.NToken, p.NHid, p.NToken)
+	}
+	for k, lp := range p.Layers {
+		in := p.NInp
+		if k > 0 {
+			in = p.NHid
+		}
+		if len(lp.Wih) != h4*in || len(lp.Whh) != h4*p.NHid || len(lp.Bih) != h4 || len(lp.Bhh) != h4 {
+			return fmt.Errorf("quant: rnn layer %d has shapes %d, %d, %d, %d, want %d×%d, %d×%d, %d, %d",
+				k, len(lp.Wih), len(lp.Whh), len(lp.Bih), len(lp.Bhh), h4, in, h4, p.NHid, h4, h4)
+		}
+	}
+	return nil
+}

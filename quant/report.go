@@ -1,0 +1,209 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/lstmq/lstmq/corpus"
+	"github.com/lstmq/lstmq/eval"
+	"github.com/lstmq/lstmq/internal/f32"
+	"github.com/lstmq/lstmq/model"
+)
+
+// LayerReport is one row of Report, in the manner of PyTorch's Numeric
+// Suite (compare_model_outputs) plus a loss ablation.
+type LayerReport struct {
+	// Name is "encoder" (only with Embedding8), "rnn.l{k}" (W_ih and W_hh
+	// of LSTM layer k together), "decoder", or the summary rows "fp32" (no
+	// layer quantized) and "all" (every layer quantized, the model Quantize
+	// builds).
+	Name string
+	// Module is the quantized module's repr.
+	Module string
+	// SQNR is 10·log10(Σy² / Σ(y−ŷ)²) in dB of the layer's quantized output
+	// ŷ against its fp32 output y on the same inputs: the inputs the fp32
+	// model feeds that layer over data, each LSTM layer run with its own
+	// state. For "all" it is that of the logits; for "fp32", +Inf.
+	SQNR float64
+	// Loss is the evaluation loss (eval.Evaluator) over data when only
+	// this layer is quantized.
+	Loss float64
+}
+
+// Report measures, for each layer that s quantizes, the SQNR of its output
+// and the loss of the model in which only it is quantized, over data
+// evaluated in chunks of bptt steps. The rows are "fp32", then the layers
+// in model order, then "all".
+func Report(p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bptt int) ([]LayerReport, error) {
+	if bptt < 1 {
+		return nil, fmt.Errorf("quant: report: bptt %d < 1", bptt)
+	}
+	if data == nil || data.Steps < 2 {
+		return nil, fmt.Errorf("quant: report: need at least 2 steps of data")
+	}
+	for _, id := range data.IDs {
+		if id < 0 || int(id) >= p.NToken {
+			return nil, fmt.Errorf("quant: report: token id %d outside the vocabulary of %d", id, p.NToken)
+		}
+	}
+	qm, err := Quantize(p, dropout, s)
+	if err != nil {
+		return nil, err
+	}
+	fp := model.New(*p, dropout)
+	qrnn := qm.RNN.(*LSTM)
+	nl := len(p.Layers)
+
+	// One-layer modules, fp32 and quantized, for each LSTM layer.
+	fl := make([]model.Recurrent, nl)
+	ql := make([]model.Recurrent, nl)
+	for k, lp := range p.Layers {
+		in := p.NInp
+		if k > 0 {
+			in = p.NHid
+		}
+		fl[k] = model.NewLSTM([]model.LSTMLayer{{
+			Wih: f32.NewMatrix(lp.Wih, 4*p.NHid, in), Whh: f32.NewMatrix(lp.Whh, 4*p.NHid, p.NHid),
+			Bih: lp.Bih, Bhh: lp.Bhh}}, in, p.NHid, 0)
+		ql[k] = NewLSTM([]LSTMLayer{qrnn.Layer[k]}, in, p.NHid, 0, qrnn.ActMax())
+	}
+
+	// SQNR of each layer on the fp32 model's inputs to it.
+	names := []string{}
+	mods := []string{}
+	if s.Embedding8 {
+		names, mods = append(names, "encoder"), append(mods, qm.Encoder.String())
+	}
+	for k := range nl {
+		names = append(names, fmt.Sprintf("rnn.l%d", k))
+		mods = append(mods, fmt.Sprintf("%s layer %d (W_ih %s, W_hh %s)", qrnn,
+			k, qrnn.Layer[k].Wih.kind(), qrnn.Layer[k].Whh.kind()))
+	}
+	names, mods = append(names, "decoder"), append(mods, qm.Decoder.String())
+	sig := make([]float64, len(names))
+	noise := make([]float64, len(names))
+	acc := func(i int, y, yq []float32) {
+		for j, v := range y {
+			d := float64(v) - float64(yq[j])
+			sig[i] += float64(v) * float64(v)
+			noise[i] += d * d
+		}
+	}
+	b := data.Batch
+	fs := make([]*model.State, nl)
+	qs := make([]*model.State, nl)
+	for k := range nl {
+		fs[k], qs[k] = model.NewState(1, b, p.NHid), model.NewState(1, b, p.NHid)
+	}
+	var emb, embq, y, yq, lg, lgq []float32
+	var xs [2][]float32 // layer inputs and outputs, alternating
+	for i := 0; i < data.Steps-1; i += bptt {
+		ids, _ := data.Get(i, bptt)
+		t := len(ids) / b
+		n := t * b
+		emb = grow(emb, n*p.NInp)
+		fp.Encoder.Lookup(emb, ids)
+		row := 0
+		if s.Embedding8 {
+			embq = grow(embq, n*p.NInp)
+			qm.Encoder.Lookup(embq, ids)
+			acc(row, emb, embq)
+			row++
+		}
+		x := emb
+		for k := range nl {
+			xs[k%2] = grow(xs[k%2], n*p.NHid)
+			y = xs[k%2]
+			yq = grow(yq, n*p.NHid)
+			fl[k].Forward(y, x, t, b, fs[k])
+			ql[k].Forward(yq, x, t, b, qs[k])
+			acc(row, y, yq)
+			row++
+			x = y
+		}
+		lg = grow(lg, n*p.NToken)
+		lgq = grow(lgq, n*p.NToken)
+		fp.Decoder.Forward(lg, x, n)
+		qm.Decoder.Forward(lgq, x, n)
+		acc(row, lg, lgq)
+	}
+
+	// Losses: fp32, each layer alone, everything.
+	run := func(m *model.Model) float64 {
+		return (&eval.Evaluator{Model: m, BPTT: bptt}).Run(data).Loss
+	}
+	out := []LayerReport{{Name: "fp32", Module: fp.String(), SQNR: math.Inf(1), Loss: run(fp)}}
+	row := 0
+	if s.Embedding8 {
+		m := *fp
+		m.Encoder = qm.Encoder
+		out = append(out, LayerReport{Name: names[row], Module: mods[row], SQNR: db(sig[row], noise[row]), Loss: run(&m)})
+		row++
+	}
+	for k := range nl {
+		layers := append([]model.Recurrent(nil), fl...)
+		layers[k] = ql[k]
+		m := *fp
+		m.RNN = &stack{layers: layers, in: p.NInp, hid: p.NHid}
+		out = append(out, LayerReport{Name: names[row], Module: mods[row], SQNR: db(sig[row], noise[row]), Loss: run(&m)})
+		row++
+	}
+	m := *fp
+	m.Decoder = qm.Decoder
+	out = append(out, LayerReport{Name: names[row], Module: mods[row], SQNR: db(sig[row], noise[row]), Loss: run(&m)})
+
+	// Whole model: logits SQNR and loss.
+	var ls, ln float64
+	fst, qst := fp.NewState(b), qm.NewState(b)
+	for i := 0; i < data.Steps-1; i += bptt {
+		ids, _ := data.Get(i, bptt)
+		t := len(ids) / b
+		lg = grow(lg, t*b*p.NToken)
+		lgq = grow(lgq, t*b*p.NToken)
+		fp.Forward(lg, ids, t, b, fst)
+		qm.Forward(lgq, ids, t, b, qst)
+		for j, v := range lg {
+			d := float64(v) - float64(lgq[j])
+			ls += float64(v) * float64(v)
+			ln += d * d
+		}
+	}
+	out = append(out, LayerReport{Name: "all", Module: "scheme " + s.String(), SQNR: db(ls, ln), Loss: run(qm)})
+	return out, nil
+}
+
+func db(sig, noise float64) float64 {
+	if noise == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+// stack chains one-layer recurrent modules into a multi-layer one, so that
+// fp32 and quantized layers can be mixed.
+type stack struct {
+	layers  []model.Recurrent
+	in, hid int
+	buf     [2][]float32
+}
+
+func (s *stack) Input() int     { return s.in }
+func (s *stack) Hidden() int    { return s.hid }
+func (s *stack) Layers() int    { return len(s.layers) }
+func (s *stack) String() string { return fmt.Sprintf("stack(%d layers)", len(s.layers)) }
+
+func (s *stack) Forward(out, x []float32, t, b int, st *model.State) {
+	n := t * b * s.hid
+	in := x
+	for k, l := range s.layers {
+		dst := out
+		if k < len(s.layers)-1 {
+			s.buf[k%2] = grow(s.buf[k%2], n)
+			dst = s.buf[k%2]
+		}
+		ls := &model.State{Layers: 1, Batch: b, Hidden: s.hid,
+			H: st.H[k*b*s.hid : (k+1)*b*s.hid], C: st.C[k*b*s.hid : (k+1)*b*s.hid]}
+		l.Forward(dst, in, t, b, ls)
+		in = dst
+	}
+}

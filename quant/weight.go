@@ -1,0 +1,179 @@
+package quant
+
+import (
+	"fmt"
+
+	"github.com/lstmq/lstmq/internal/parallel"
+	"github.com/lstmq/lstmq/internal/q8"
+)
+
+// Weight is an int8 weight matrix W_q (Rows×Cols, row-major, PyTorch's
+// layout) with symmetric scales (zero point 0): W ≈ scale·W_q with
+//
+//	Block == 0, len(Scales) == 1:     one scale (per tensor)
+//	Block == 0, len(Scales) == Rows:  Scales[j] for row j (per channel)
+//	Block  > 0:                        Scales[j*nb+b] for row j, inputs
+//	                                   [b·Block, (b+1)·Block), nb = ceil(Cols/Block)
+type Weight struct {
+	Q          []int8
+	Rows, Cols int
+	Scales     []float32
+	Block      int
+
+	rowSums []int32 // Σ_k W_q[j,k] per row (Block 0) or per row and block
+	kern    kernel
+}
+
+// NewWeight checks the shapes and precomputes the row sums.
+func NewWeight(q []int8, rows, cols int, scales []float32, block int) (*Weight, error) {
+	if rows < 0 || cols < 0 || len(q) != rows*cols {
+		return nil, fmt.Errorf("quant: weight of %d values is not %d×%d", len(q), rows, cols)
+	}
+	nb := 1
+	if block > 0 {
+		nb = (cols + block - 1) / block
+	}
+	switch {
+	case block < 0:
+		return nil, fmt.Errorf("quant: negative block size %d", block)
+	case block == 0 && len(scales) != 1 && len(scales) != rows:
+		return nil, fmt.Errorf("quant: %d scales for %d rows", len(scales), rows)
+	case block > 0 && len(scales) != rows*nb:
+		return nil, fmt.Errorf("quant: %d scales for %d rows of %d blocks", len(scales), rows, nb)
+	}
+	for _, s := range scales {
+		if !(s > 0) || s > 3.4e38 {
+			return nil, fmt.Errorf("quant: invalid scale %v", s)
+		}
+	}
+	w := &Weight{Q: q, Rows: rows, Cols: cols, Scales: scales, Block: block}
+	bs := cols
+	if block > 0 {
+		bs = block
+	}
+	w.rowSums = make([]int32, rows*nb)
+	for j := range rows {
+		for p, v := range q[j*cols : (j+1)*cols] {
+			w.rowSums[j*nb+p/max(bs, 1)] += int32(v)
+		}
+	}
+	w.kern = newKernel(w)
+	return w, nil
+}
+
+// QScheme is PyTorch's name of the weight's quantization scheme.
+func (w *Weight) QScheme() string {
+	if w.Block == 0 && len(w.Scales) == 1 {
+		return "torch.per_tensor_affine"
+	}
+	return "torch.per_channel_affine"
+}
+
+// kind names the weight granularity as Scheme.Weights does.
+func (w *Weight) kind() string {
+	switch {
+	case w.Block > 0:
+		return fmt.Sprintf("block%d", w.Block)
+	case len(w.Scales) == 1 && w.Rows != 1:
+		return "tensor"
+	default:
+		return "channel"
+	}
+}
+
+// Dequantize returns scale·W_q as float32, row-major.
+func (w *Weight) Dequantize() []float32 {
+	out := make([]float32, len(w.Q))
+	for j := range w.Rows {
+		for p := range w.Cols {
+			out[j*w.Cols+p] = float32(w.Q[j*w.Cols+p]) * w.scale(j, p)
+		}
+	}
+	return out
+}
+
+func (w *Weight) scale(j, p int) float32 {
+	switch {
+	case w.Block > 0:
+		nb := (w.Cols + w.Block - 1) / w.Block
+		return w.Scales[j*nb+p/w.Block]
+	case len(w.Scales) == 1:
+		return w.Scales[0]
+	default:
+		return w.Scales[j]
+	}
+}
+
+// kernel computes the dequantized product of uint8 activations with W_q.
+type kernel interface {
+	// mulDequant sets, for m rows of a (m×Cols), dst[i*Rows+j] =
+	// Σ_blocks float32(acc_b − za·rowsum_{j,b})·(sa·scale_{j,b}) + bias[j]
+	// (bias may be nil).
+	mulDequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32)
+}
+
+// genericKernel is the pure-Go reference: exact int32 products, then one
+// dequantization per output (per block for block scales).
+type genericKernel struct{ w *Weight }
+
+func (g genericKernel) mulDequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
+	w := g.w
+	n, k := w.Rows, w.Cols
+	bs, nb := k, 1
+	if w.Block > 0 {
+		bs, nb = w.Block, (k+w.Block-1)/w.Block
+	}
+	parallel.For(n, 16, func(lo, hi int) {
+		for i := range m {
+			ar := a[i*k : (i+1)*k]
+			for j := lo; j < hi; j++ {
+				wr := w.Q[j*k : (j+1)*k]
+				var sum float32
+				for b := range nb {
+					p0, p1 := b*bs, min((b+1)*bs, k)
+					var acc int32
+					for p := p0; p < p1; p++ {
+						acc += int32(ar[p]) * int32(wr[p])
+					}
+					s := w.Scales[0]
+					switch {
+					case w.Block > 0:
+						s = w.Scales[j*nb+b]
+					case len(w.Scales) > 1:
+						s = w.Scales[j]
+					}
+					v := float32(acc-za*w.rowSums[j*nb+b]) * (sa * s)
+					if nb == 1 {
+						sum = v
+					} else {
+						sum += v
+					}
+				}
+				if bias != nil {
+					sum += bias[j]
+				}
+				dst[i*n+j] = sum
+			}
+		}
+	})
+}
+
+// act quantizes activations on every call, per tensor, into a reusable
+// buffer, and runs a Weight's dynamic quantized product.
+type act struct {
+	qmax int32
+	buf  []uint8
+}
+
+// forward computes dst = dequant(quant(x)·W_qᵀ) + bias for m rows of x.
+func (q *act) forward(w *Weight, dst, x []float32, m int, bias []float32) {
+	x = x[:m*w.Cols]
+	lo, hi := q8.MinMax(x)
+	s, zp := ChooseActivationParams(lo, hi, 0, q.qmax)
+	if cap(q.buf) < len(x) {
+		q.buf = make([]uint8, len(x))
+	}
+	a := q.buf[:len(x)]
+	q8.QuantizeU8(a, x, 1/s, zp, q.qmax)
+	w.kern.mulDequant(dst, a, m, s, zp, bias)
+}
