@@ -670,6 +670,7 @@ func expScaleKernel(l level) {
 // adds; timing it measures the core clock (see PeakGFLOPS).
 func addChain() {
 	TEXT("addChain", NOSPLIT, "func(n int) int")
+	Pragma("noescape")
 	Doc("addChain runs n iterations of 8 dependent 1-cycle adds (8n cycles) and returns 8n.",
 		"", "\ts := 0", "\tfor range n {", "\t\ts += 8 // as 8 dependent ADDQ $1", "\t}")
 	n := gp("n")

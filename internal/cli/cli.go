@@ -70,6 +70,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newQuantizeCmd(),
 		newBenchCmd(),
 		newDataCmd(),
+		newTutorialCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -81,7 +81,6 @@ func TestInspect(t *testing.T) {
 	}
 }
 
-
 func TestGenerateDeterministic(t *testing.T) {
 	dir := t.TempDir()
 	outs := []string{}

@@ -30,11 +30,11 @@ type evalReport struct {
 
 func newEvalCmd() *cobra.Command {
 	var (
-		modelPath, data, splitName string
+		modelPath, data, splitName  string
 		quantize, scheme, embedding string
-		bptt, batch, maxTokens     int
-		dropout                    float64
-		asJSON                     bool
+		bptt, batch, maxTokens      int
+		dropout                     float64
+		asJSON                      bool
 	)
 	c := &cobra.Command{
 		Use:   "eval --model M.pth --data DIR",

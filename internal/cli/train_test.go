@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runTrain runs the train command (built directly: the root command list
+// is the lead's) and returns its error, stdout and stderr.
+func runTrain(t *testing.T, args ...string) (error, string) {
+	t.Helper()
+	c := newTrainCmd()
+	var out bytes.Buffer
+	c.SetOut(&out)
+	c.SetErr(&out)
+	c.SetArgs(args)
+	c.SilenceUsage = true
+	err := c.Execute()
+	return err, out.String()
+}
+
+func TestTrainCommand(t *testing.T) {
+	save := filepath.Join(t.TempDir(), "m.pth")
+	err, out := runTrain(t, "--data", corpusDir, "--save", save, "--emsize", "8", "--nhid", "8", "--nlayers", "1",
+		"--epochs", "2", "--batch-size", "10", "--log-interval", "5", "--tied", "--threads", "1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, s := range []string{"| epoch   1 |     5/", "| end of epoch   2 | time: ", "| End of training | test loss "} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+	if _, err := os.Stat(save); err != nil {
+		t.Fatal(err)
+	}
+	// Resume from it for one more epoch.
+	save2 := filepath.Join(t.TempDir(), "m2.pth")
+	err, out = runTrain(t, "--data", corpusDir, "--save", save2, "--resume", save, "--epochs", "1", "--batch-size", "10",
+		"--lr", "5", "--threads", "1")
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(save2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTrainCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	save := filepath.Join(dir, "m.pth")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--data", corpusDir}, "--save is required"},
+		{[]string{"--save", save}, "--data is required"},
+		{[]string{"--data", corpusDir, "--save", save, "--tied", "--emsize", "10", "--nhid", "12"}, "nhid must be equal to emsize"},
+		{[]string{"--data", corpusDir, "--save", save, "--dropout", "1"}, "--dropout"},
+		{[]string{"--data", corpusDir, "--save", save, "--resume", deepPth, "--nhid", "10"}, "cannot be given with --resume"},
+		{[]string{"--data", filepath.Join(dir, "nope"), "--save", save}, "train.txt"},
+		{[]string{"--data", corpusDir, "--save", save, "--resume", filepath.Join(dir, "nope.pth")}, "nope.pth"},
+	} {
+		err, _ := runTrain(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want it to mention %q", tc.args, err, tc.want)
+		}
+	}
+	if _, err := os.Stat(save); err == nil {
+		t.Error("a failed run wrote the model file")
+	}
+}

@@ -1,0 +1,65 @@
+package f32
+
+import (
+	"math"
+
+	"github.com/lstmq/lstmq/internal/cpu"
+)
+
+// LSTMCell applies one LSTM step's pointwise part to a batch of b rows, with
+// the pre-activations of the four gates in PyTorch's order (i, f, g, o):
+//
+//	gates[r*4h : r*4h+4h] = [ĩ | f̃ | g̃ | õ]  (each h wide)
+//	i = σ(ĩ), f = σ(f̃), g = tanh(g̃), o = σ(õ)
+//	c' = f⊙c + i⊙g
+//	h' = o⊙tanh(c')
+//
+// c (b×h) is updated in place and h' is written to hOut (b×h, row stride hStride).
+// The SIMD variants use the vectorized exp (see the package doc).
+func LSTMCell(gates, c, hOut []float32, b, h, hStride int) {
+	if impl == cpu.Generic {
+		lstmCellGeneric(gates, c, hOut, b, h, hStride)
+		return
+	}
+	for r := range b {
+		lstmCellRow(impl, gates[r*4*h:r*4*h+4*h], c[r*h:r*h+h], hOut[r*hStride:r*hStride+h], h)
+	}
+}
+
+// LogSumExp returns log Σ exp(x[i]), computed as max + log Σ exp(x[i] − max)
+// with the sum in float64.
+func LogSumExp(x []float32) float32 {
+	if len(x) == 0 {
+		return float32(math.Inf(-1))
+	}
+	if impl == cpu.Generic {
+		return logSumExpGeneric(x)
+	}
+	mx := maxVec(impl, x)
+	return mx + float32(math.Log(sumExpVec(impl, x, mx)))
+}
+
+// Softmax writes dst[i] = exp(x[i]/t − max) / Σ exp(x[j]/t − max) for
+// temperature t > 0, where x[i]/t is computed as x[i]·(1/t).
+func Softmax(dst, x []float32, t float32) {
+	if len(x) == 0 {
+		return
+	}
+	dst = dst[:len(x)]
+	if impl == cpu.Generic {
+		softmaxGeneric(dst, x, t)
+		return
+	}
+	inv := 1 / t
+	var mx float32
+	if inv > 0 {
+		// Rounding is monotone, so max(x[i]·inv) = max(x[i])·inv exactly.
+		mx = maxVec(impl, x) * inv
+	} else {
+		mx = x[0] * inv
+		for _, v := range x[1:] {
+			mx = max(mx, v*inv)
+		}
+	}
+	scaleVec(impl, dst, float32(1/expScaleVec(impl, dst, x, inv, mx)))
+}

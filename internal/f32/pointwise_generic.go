@@ -1,0 +1,59 @@
+package f32
+
+import "math"
+
+func lstmCellGeneric(gates, c, hOut []float32, b, h, hStride int) {
+	for r := range b {
+		g := gates[r*4*h : r*4*h+4*h]
+		cr := c[r*h : r*h+h]
+		hr := hOut[r*hStride : r*hStride+h]
+		for j := range h {
+			ig := sigmoid(g[j])
+			fg := sigmoid(g[h+j])
+			gg := tanh(g[2*h+j])
+			og := sigmoid(g[3*h+j])
+			cj := fg*cr[j] + ig*gg
+			cr[j] = cj
+			hr[j] = og * tanh(cj)
+		}
+	}
+}
+
+func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+
+func tanh(x float32) float32 { return float32(math.Tanh(float64(x))) }
+
+func maxGeneric(x []float32) float32 {
+	mx := x[0]
+	for _, v := range x[1:] {
+		mx = max(mx, v)
+	}
+	return mx
+}
+
+func logSumExpGeneric(x []float32) float32 {
+	mx := maxGeneric(x)
+	var s float64
+	for _, v := range x {
+		s += math.Exp(float64(v - mx))
+	}
+	return mx + float32(math.Log(s))
+}
+
+func softmaxGeneric(dst, x []float32, t float32) {
+	inv := 1 / t
+	mx := x[0] * inv
+	for _, v := range x[1:] {
+		mx = max(mx, v*inv)
+	}
+	var s float64
+	for i, v := range x {
+		e := math.Exp(float64(v*inv - mx))
+		dst[i] = float32(e)
+		s += e
+	}
+	r := float32(1 / s)
+	for i := range dst[:len(x)] {
+		dst[i] *= r
+	}
+}
