@@ -107,7 +107,10 @@ func Run(ctx context.Context, opt Options, w io.Writer) (*Summary, error) {
 		if cfg == (synth.Config{}) {
 			cfg = synth.DefaultConfig()
 		}
-		fmt.Fprintf(w, "Making a synthetic corpus in %s (seed %d, %d-word vocabulary)\n", opt.Data, cfg.Seed, cfg.Vocab)
+		fmt.Fprintf(w, "Making a synthetic corpus in %s (seed %d, %d made-up words)\n", opt.Data, cfg.Seed, cfg.Vocab)
+		if err := os.MkdirAll(opt.Data, 0o755); err != nil {
+			return nil, err
+		}
 		if err := synth.Generate(opt.Data, cfg); err != nil {
 			return nil, err
 		}
