@@ -39,13 +39,16 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("%s: inconsistent tensor", k)
 			}
 		}
-		enc, err := encodeZip(sd.Keys, sd.Tensors)
+		enc, err := encodeZip("fuzz.pth", sd.Keys, sd.Tensors, SaveOptions{Metadata: sd.Metadata})
 		if err != nil {
 			t.Fatal(err)
 		}
 		back, err := Read(bytes.NewReader(enc), int64(len(enc)), "fuzz_go.pth")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !slices.Equal(back.Metadata, sd.Metadata) {
+			t.Fatalf("metadata %v does not round-trip: %v", sd.Metadata, back.Metadata)
 		}
 		for _, k := range sd.Keys {
 			a, c := sd.Tensors[k], back.Tensors[k]

@@ -83,16 +83,17 @@ func readBytes(b []byte, name string) (*StateDict, error) {
 	return Read(bytes.NewReader(b), int64(len(b)), name)
 }
 
-// wantError reads b and checks that it fails with an error naming the file
-// and containing want.
+// wantError reads b and checks that it fails with a one-line error that
+// starts with the file's name and contains want.
 func wantError(t *testing.T, b []byte, want string) {
 	t.Helper()
-	sd, err := readBytes(b, "bad.pth")
+	sd, err := readBytes(b, "dir/bad.pth")
 	if err == nil {
 		t.Fatalf("loaded %v, want error %q", sd.Keys, want)
 	}
-	if !strings.Contains(err.Error(), "bad.pth") || !strings.Contains(err.Error(), want) {
-		t.Fatalf("error %q, want one naming bad.pth and %q", err, want)
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "dir/bad.pth: ") || !strings.Contains(msg, want) || strings.ContainsAny(msg, "\r\n") {
+		t.Fatalf("error %q, want one line starting with dir/bad.pth: and containing %q", msg, want)
 	}
 }
 

@@ -33,14 +33,16 @@ func (l *loader) readLegacy(r io.ReaderAt) error {
 	cr := &countingReader{r: io.NewSectionReader(r, 0, l.size)}
 	br := bufio.NewReader(cr)
 	pos := func() int64 { return cr.n - int64(br.Buffered()) }
+	// next reads the next pickle; errors name it and where it starts.
 	next := func(what string, persistentLoad func(any) (any, error)) (any, error) {
-		pkl, err := scanPickle(br, l.size-pos())
+		start := pos()
+		pkl, err := scanPickle(br, l.size-start)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, fmt.Errorf("%s pickle at offset %d: %w", what, start, err)
 		}
 		v, err := unpickle(pkl, persistentLoad)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, fmt.Errorf("%s pickle at offset %d: %w", what, start, err)
 		}
 		return v, nil
 	}

@@ -84,7 +84,7 @@ var errQuantized = errors.New("quantized checkpoints are not supported yet")
 func checkGlobal(module, name string) error {
 	full := module + "." + name
 	if quantizedGlobals[full] {
-		return fmt.Errorf("%w (found global %s)", errQuantized, full)
+		return fmt.Errorf("%w (found global %s)", errQuantized, show(full))
 	}
 	switch full {
 	case "collections.OrderedDict",
@@ -96,7 +96,7 @@ func checkGlobal(module, name string) error {
 	if module == "torch" && storageClasses[name] != nil {
 		return nil
 	}
-	return fmt.Errorf("refusing to load global %s", full)
+	return fmt.Errorf("refusing to load global %s", show(full))
 }
 
 // findClass is the unpickler's allow-list.
@@ -271,8 +271,11 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 			var module, name string
 			if module, err = line(); err == nil {
 				if name, err = line(); err == nil {
-					if err = checkGlobal(module, name); errors.Is(err, errQuantized) && lastStr != "" {
-						err = fmt.Errorf("%w, after %q", err, lastStr)
+					if err = checkGlobal(module, name); err != nil {
+						err = fmt.Errorf("%w at offset %d", err, at)
+						if errors.Is(err, errQuantized) && lastStr != "" {
+							err = fmt.Errorf("%w, after %q", err, lastStr)
+						}
 					}
 				}
 			}

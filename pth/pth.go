@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Tensor is one entry of a state dict.
@@ -36,6 +38,10 @@ func (t *Tensor) NumElements() int {
 type StateDict struct {
 	Keys    []string // in file order
 	Tensors map[string]*Tensor
+	// Metadata is the state dict's _metadata attribute (set by
+	// module.state_dict()), in file order; nil if the file has none or
+	// it is not made of {'version': int} entries. SaveWith writes it back.
+	Metadata []ModuleVersion
 }
 
 // recoverPanics turns a panic in Read into an error. The fuzzer switches
@@ -44,45 +50,49 @@ type StateDict struct {
 // turned into errors, by unpickle.
 var recoverPanics = true
 
-// Load reads the checkpoint at path.
+// Load reads the checkpoint at path. Errors name path as given and say
+// where in the file the problem is and what was expected, on one line:
+// "testdata/torch/truncated.pth: key \"rnn.weight_ih_l0\": storage \"1\": …".
 func Load(path string) (*StateDict, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("pth: %w", err)
+		return nil, err // "open <path>: …"
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("pth: %w", err)
+		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("pth: %s: not a regular file", path)
+		return nil, fmt.Errorf("%s: not a regular file", show(path))
 	}
-	return Read(f, fi.Size(), filepath.Base(path))
+	return Read(f, fi.Size(), path)
 }
 
-// Read reads a checkpoint of size bytes from r. The name is used in errors.
-// Read never panics: any malformed input yields an error naming the file.
+// Read reads a checkpoint of size bytes from r. Errors start with name
+// (a path, say). Read never panics: any malformed input yields an error
+// naming the file.
 func Read(r io.ReaderAt, size int64, name string) (sd *StateDict, err error) {
+	name = show(name)
 	if recoverPanics {
 		defer func() {
 			// The checks in this package are meant to make this
 			// unreachable; it is the last line of defence.
 			if p := recover(); p != nil {
-				sd, err = nil, fmt.Errorf("pth: %s: malformed checkpoint (%v)", name, p)
+				sd, err = nil, fmt.Errorf("%s: malformed checkpoint (%s)", name, show(fmt.Sprint(p)))
 			}
 		}()
 	}
 	if size < 0 {
-		return nil, fmt.Errorf("pth: %s: negative size %d", name, size)
+		return nil, fmt.Errorf("%s: negative size %d", name, size)
 	}
 	var head [4]byte
 	n, err := r.ReadAt(head[:], 0)
 	if n < len(head) {
 		if err == nil || err == io.EOF {
-			return nil, fmt.Errorf("pth: %s: truncated file (%d bytes)", name, size)
+			return nil, fmt.Errorf("%s: truncated file (%d bytes)", name, size)
 		}
-		return nil, fmt.Errorf("pth: %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	l := &loader{name: name, size: size, storages: map[string]*storage{}}
 	// Output budget: the tensors returned may hold at most this many
@@ -118,9 +128,20 @@ type loader struct {
 	owner    map[*storage]string // first state dict key using each storage
 }
 
-// wrap prefixes err with the package and file name.
+// wrap prefixes err with the file name.
 func (l *loader) wrap(err error) error {
-	return fmt.Errorf("pth: %s: %w", l.name, err)
+	return fmt.Errorf("%s: %w", l.name, err)
+}
+
+// show returns s as it is if it is printable, quoted if not, so that an
+// error naming it stays on one line and unambiguous.
+func show(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) || r == utf8.RuneError {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // storage is a storage named by a persistent id: its dtype and element

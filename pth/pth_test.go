@@ -202,14 +202,38 @@ func TestHostileFixtures(t *testing.T) {
 		t.Fatal("no hostile fixtures in tensors.json")
 	}
 	for name, want := range m.Hostile {
-		_, err := Load(filepath.Join(fixtures, name))
+		path := filepath.Join(fixtures, name)
+		_, err := Load(path)
 		if err == nil {
 			t.Errorf("%s: loaded", name)
 			continue
 		}
-		if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: error %q does not name the file and %q", name, err, want)
+		if msg := err.Error(); !strings.HasPrefix(msg, path+": ") || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+			t.Errorf("%s: error %q is not one line starting with %s: and containing %q", name, msg, path, want)
 		}
+	}
+}
+
+// TestErrorNames checks that errors name the path as the caller gave it,
+// once, and quote a name that would not print on one line.
+func TestErrorNames(t *testing.T) {
+	path := filepath.Join(fixtures, "truncated_legacy.pth")
+	_, err := Load(path)
+	want := path + `: key "rnn.weight_ih_l0": storage "61855040": truncated file (1920 bytes needed at offset 37695, 1820 left)`
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+	_, err = Load(filepath.Join(fixtures, "nope.pth"))
+	if err == nil || !os.IsNotExist(err) || strings.Count(err.Error(), "nope.pth") != 1 {
+		t.Errorf("missing file: error %v", err)
+	}
+	_, err = Load(fixtures)
+	if err == nil || err.Error() != fixtures+": not a regular file" {
+		t.Errorf("folder: error %v", err)
+	}
+	_, err = Read(strings.NewReader("hello"), 5, "odd\nname.pth")
+	if err == nil || !strings.HasPrefix(err.Error(), `"odd\nname.pth": not a PyTorch checkpoint`) {
+		t.Errorf("odd name: error %v", err)
 	}
 }
 

@@ -1,29 +1,68 @@
 package pth
 
 import (
-	"archive/zip"
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 )
 
-// alignment is the offset alignment of entry data in PyTorch's zip writer.
-const alignment = 64
+// ModuleVersion is one entry of a state dict's _metadata: the dotted name
+// of a module ("" for the root) and its _version.
+type ModuleVersion struct {
+	Name    string
+	Version int
+}
 
-// Save writes tensors in PyTorch's zip format, readable by
-// torch.load(path, weights_only=True) and load_state_dict: an OrderedDict
-// pickled with protocol 2 in archive/data.pkl whose values are
+// LSTMModelMetadata returns the _metadata of the state dict of the
+// tutorial's LSTMModel (PyTorch's word_language_model with an LSTM):
+// modules "", "drop" (Dropout), "encoder" (Embedding), "rnn" (LSTM) and
+// "decoder" (Linear), in the order they are registered, each of version 1.
+func LSTMModelMetadata() []ModuleVersion {
+	return []ModuleVersion{{"", 1}, {"drop", 1}, {"encoder", 1}, {"rnn", 1}, {"decoder", 1}}
+}
+
+// SaveOptions are the options of SaveWith.
+type SaveOptions struct {
+	// Metadata, if not nil, is written as the state dict's _metadata
+	// attribute, as module.state_dict() sets it: an OrderedDict from
+	// module name to {'version': v}. torch.save(model.state_dict(), path)
+	// writes it; with nil, the state dict is a plain OrderedDict. Use
+	// LSTMModelMetadata() for the tutorial's model, StateDict.Metadata to
+	// write back what a file held.
+	Metadata []ModuleVersion
+}
+
+// Save writes tensors as a plain OrderedDict state dict: SaveWith with no
+// options.
+func Save(path string, keys []string, tensors map[string]*Tensor) error {
+	return SaveWith(path, keys, tensors, SaveOptions{})
+}
+
+// SaveWith writes tensors byte for byte as PyTorch 1.13's torch.save(sd,
+// path) writes a state dict sd of contiguous float32 tensors: a zip
+// archive (see zipWriter) whose folder is named after the file — path's
+// base name up to its last dot, "archive" if that is empty — holding
+//
+//	<folder>/data.pkl   the state dict, pickled by CPython at protocol 2
+//	<folder>/data/<N>   storage N's raw little-endian float32s, for N in
+//	                    string order ("0", "1", "10", "11", …, "2", …)
+//	<folder>/version    "3\n"
+//
+// The pickle is an OrderedDict whose values are
 // torch._utils._rebuild_tensor_v2(storage, 0, shape, row-major stride,
-// False, OrderedDict()) with storages named by persistent ids
-// ('storage', torch.FloatStorage, "N", "cpu", numel) and stored,
-// uncompressed and 64-byte aligned, in archive/data/N; then
-// archive/byteorder "little" and archive/version "3".
+// False, OrderedDict()), each storage named by a persistent id
+// ('storage', torch.FloatStorage, "N", "cpu", numel), with CPython's memo
+// (BINPUT/BINGET) and batching (SETITEMS of at most 1000 items), and the
+// _metadata attribute of opts, if any (BUILD). Storages are numbered in
+// the order keys first use them. torch.load(path, weights_only=True) and
+// load_state_dict read the file.
 //
 // All storages are float32, whatever Tensor.DType says. Keys whose tensors
 // have the same non-empty Storage and equal shapes and data are written as
@@ -32,23 +71,56 @@ const alignment = 64
 //
 // The file is written atomically: to a temporary file in the same folder,
 // synced, then renamed over path.
-func Save(path string, keys []string, tensors map[string]*Tensor) error {
-	b, err := encodeZip(keys, tensors)
+func SaveWith(path string, keys []string, tensors map[string]*Tensor, opts SaveOptions) error {
+	enc, err := newEncoder(keys, tensors, opts)
 	if err != nil {
-		return fmt.Errorf("pth: save %s: %w", path, err)
+		return fmt.Errorf("save %s: %w", show(path), err)
 	}
-	if err := writeAtomic(path, b); err != nil {
-		return fmt.Errorf("pth: save %s: %w", path, err)
+	if err := writeAtomic(path, func(w io.Writer) error { return enc.write(w, archiveName(path)) }); err != nil {
+		return fmt.Errorf("save %s: %w", show(path), err)
 	}
 	return nil
 }
 
-// encodeZip returns the bytes of the checkpoint Save writes.
-func encodeZip(keys []string, tensors map[string]*Tensor) ([]byte, error) {
-	type stored struct {
-		key string // zip key "N"
-		t   *Tensor
+// archiveName is the folder PyTorch names the archive after (basename in
+// caffe2/serialize/inline_container.cc): the part of path after its last
+// '/' or '\', up to its last '.'. PyTorch refuses to save to a path for
+// which that is empty (".pth", "dir/"); Save names the folder "archive",
+// as PyTorch does when saving to a file object.
+func archiveName(path string) string {
+	start := 0
+	for i := 0; i < len(path); i++ {
+		if path[i] == '/' || path[i] == '\\' {
+			start = i + 1
+		}
 	}
+	end := len(path)
+	for i := end; i > start; i-- {
+		if path[i-1] == '.' {
+			end = i - 1
+			break
+		}
+	}
+	if end <= start {
+		return "archive"
+	}
+	return path[start:end]
+}
+
+// encoder holds a checked state dict ready to be written.
+type encoder struct {
+	pickle   []byte
+	storages []*stored // by storage number
+}
+
+// stored is one storage to write: the data of the first tensor using it.
+type stored struct {
+	key string // "N"
+	t   *Tensor
+}
+
+// newEncoder checks the tensors, assigns storages and pickles the state dict.
+func newEncoder(keys []string, tensors map[string]*Tensor, opts SaveOptions) (*encoder, error) {
 	var order []*stored
 	byID := map[string]*stored{}
 	seen := map[string]bool{}
@@ -83,67 +155,123 @@ func encodeZip(keys []string, tensors map[string]*Tensor) ([]byte, error) {
 		}
 		refs[i] = s
 	}
+	names := map[string]bool{}
+	for _, m := range opts.Metadata {
+		if names[m.Name] {
+			return nil, fmt.Errorf("metadata: module %q given twice", m.Name)
+		}
+		names[m.Name] = true
+	}
 
 	var p pickler
 	p.proto(2)
-	p.global("collections", "OrderedDict")
-	p.op(opEmptyTuple, opReduce, opMark)
-	for i, k := range keys {
+	p.memoGlobal("collections", "OrderedDict")
+	p.op(opEmptyTuple, opReduce)
+	p.put()
+	storageSlot := map[*stored]int{}
+	p.items(len(keys), func(i int) {
 		s := refs[i]
-		p.unicode(k)
-		p.global("torch._utils", "_rebuild_tensor_v2")
-		p.op(opMark, opMark)
-		p.unicode("storage")
-		p.global("torch", "FloatStorage")
-		p.unicode(s.key)
-		p.unicode("cpu")
-		p.int(int64(len(s.t.Data)))
-		p.op(opTuple, opBinPersID)
-		p.int(0) // storage offset
+		p.freshString(keys[i])
+		p.memoGlobal("torch._utils", "_rebuild_tensor_v2")
 		p.op(opMark)
-		for _, d := range s.t.Shape {
-			p.int(int64(d))
+		// The persistent id, a new tuple each time.
+		p.op(opMark)
+		p.memoString("storage")
+		p.memoGlobal("torch", "FloatStorage")
+		if slot, ok := storageSlot[s]; ok {
+			p.get(slot) // torch hands out one key string per storage
+		} else {
+			p.unicode(s.key)
+			storageSlot[s] = p.put()
 		}
-		p.op(opTuple, opMark)
-		stride := int64(1)
+		p.memoString("cpu")
+		p.int(int64(len(s.t.Data)))
+		p.op(opTuple)
+		p.put()
+		p.op(opBinPersID)
+		p.int(0) // storage offset
+		shape := make([]int64, len(s.t.Shape))
 		strides := make([]int64, len(s.t.Shape))
+		stride := int64(1)
 		for k := len(s.t.Shape) - 1; k >= 0; k-- {
+			shape[k] = int64(s.t.Shape[k])
 			strides[k] = stride
 			stride *= int64(max(s.t.Shape[k], 1))
 		}
-		for _, st := range strides {
-			p.int(st)
-		}
-		p.op(opTuple, opNewFalse)
-		p.global("collections", "OrderedDict")
-		p.op(opEmptyTuple, opReduce, opTuple, opReduce)
+		p.intTuple(shape)
+		p.intTuple(strides)
+		p.op(opNewFalse) // requires_grad
+		// backward_hooks: an empty OrderedDict.
+		p.memoGlobal("collections", "OrderedDict")
+		p.op(opEmptyTuple, opReduce)
+		p.put()
+		p.op(opTuple) // the 6 arguments
+		p.put()
+		p.op(opReduce)
+		p.put()
+	})
+	if opts.Metadata != nil {
+		// BUILD with the state {'_metadata': OrderedDict(name: {'version': v})}.
+		p.op(opEmptyDict)
+		p.put()
+		p.freshString("_metadata")
+		p.memoGlobal("collections", "OrderedDict")
+		p.op(opEmptyTuple, opReduce)
+		p.put()
+		p.items(len(opts.Metadata), func(i int) {
+			m := opts.Metadata[i]
+			p.freshString(m.Name)
+			p.op(opEmptyDict)
+			p.put()
+			p.memoString("version")
+			p.int(int64(m.Version))
+			p.op(opSetItem)
+		})
+		p.op(opSetItem, opBuild)
 	}
-	p.op(opSetItems, opStop)
+	p.op(opStop)
+	return &encoder{pickle: p.b, storages: order}, nil
+}
 
-	var z zipBuilder
-	z.w = zip.NewWriter(&z.buf)
-	if err := z.add("archive/data.pkl", p.b); err != nil {
-		return nil, err
+// write writes the archive, its folder named name.
+func (e *encoder) write(w io.Writer, name string) error {
+	z := newZipWriter(w)
+	prefix := name + "/"
+	if err := z.entry(prefix+"data.pkl", int64(len(e.pickle)), func(w io.Writer) error {
+		_, err := w.Write(e.pickle)
+		return err
+	}); err != nil {
+		return err
 	}
-	if err := z.add("archive/byteorder", []byte("little")); err != nil {
-		return nil, err
-	}
-	for _, s := range order {
-		b := make([]byte, 4*len(s.t.Data))
-		for i, x := range s.t.Data {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	sorted := slices.Clone(e.storages)
+	slices.SortFunc(sorted, func(a, b *stored) int { return strings.Compare(a.key, b.key) })
+	buf := make([]byte, 0, 64<<10)
+	for _, s := range sorted {
+		err := z.entry(prefix+"data/"+s.key, 4*int64(len(s.t.Data)), func(w io.Writer) error {
+			for d := s.t.Data; len(d) > 0; {
+				n := min(len(d), cap(buf)/4)
+				b := buf[:0]
+				for _, x := range d[:n] {
+					b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+				}
+				if _, err := w.Write(b); err != nil {
+					return err
+				}
+				d = d[n:]
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		if err := z.add("archive/data/"+s.key, b); err != nil {
-			return nil, err
-		}
 	}
-	if err := z.add("archive/version", []byte("3\n")); err != nil {
-		return nil, err
+	if err := z.entry(prefix+"version", 2, func(w io.Writer) error {
+		_, err := io.WriteString(w, "3\n")
+		return err
+	}); err != nil {
+		return err
 	}
-	if err := z.w.Close(); err != nil {
-		return nil, err
-	}
-	return z.buf.Bytes(), nil
+	return z.close()
 }
 
 // sameTensor reports whether a and b have equal shapes and bitwise equal data.
@@ -156,6 +284,9 @@ func sameTensor(a, b *Tensor) bool {
 			return false
 		}
 	}
+	if len(a.Data) > 0 && &a.Data[0] == &b.Data[0] {
+		return true // the same memory
+	}
 	for i := range a.Data {
 		if math.Float32bits(a.Data[i]) != math.Float32bits(b.Data[i]) {
 			return false
@@ -164,47 +295,9 @@ func sameTensor(a, b *Tensor) bool {
 	return true
 }
 
-// zipBuilder writes stored entries whose data start at multiples of
-// alignment, padding the local header's extra field as PyTorch does (an
-// extra field with id "FB").
-type zipBuilder struct {
-	buf    bytes.Buffer
-	w      *zip.Writer
-	offset int64 // bytes written so far; entries have no data descriptors
-}
-
-func (z *zipBuilder) add(name string, data []byte) error {
-	const localHeader = 30
-	start := z.offset + localHeader + int64(len(name)) + 4
-	pad := (alignment - start%alignment) % alignment
-	extra := make([]byte, 4+pad)
-	copy(extra, "FB")
-	binary.LittleEndian.PutUint16(extra[2:], uint16(pad))
-	for i := 4; i < len(extra); i++ {
-		extra[i] = 'Z'
-	}
-	fh := &zip.FileHeader{
-		Name:               name,
-		Method:             zip.Store,
-		CRC32:              crc32.ChecksumIEEE(data),
-		CompressedSize64:   uint64(len(data)),
-		UncompressedSize64: uint64(len(data)),
-		Extra:              extra,
-	}
-	w, err := z.w.CreateRaw(fh)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(data); err != nil {
-		return err
-	}
-	z.offset += localHeader + int64(len(name)) + int64(len(extra)) + int64(len(data))
-	return nil
-}
-
-// writeAtomic writes b to a temporary file beside path, syncs it and
-// renames it to path.
-func writeAtomic(path string, b []byte) (err error) {
+// writeAtomic writes what write writes to a temporary file beside path,
+// syncs it and renames it to path.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -220,8 +313,8 @@ func writeAtomic(path string, b []byte) (err error) {
 	if err = f.Chmod(0o644); err != nil {
 		return err
 	}
-	w := bufio.NewWriter(f)
-	if _, err = w.Write(b); err != nil {
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err = write(w); err != nil {
 		return err
 	}
 	if err = w.Flush(); err != nil {
@@ -243,55 +336,4 @@ func writeAtomic(path string, b []byte) (err error) {
 		d.Close()
 	}
 	return nil
-}
-
-// Pickle opcodes used by the writer.
-const (
-	opMark       = '('
-	opStop       = '.'
-	opReduce     = 'R'
-	opTuple      = 't'
-	opEmptyTuple = ')'
-	opSetItems   = 'u'
-	opBinPersID  = 'Q'
-	opNewFalse   = 0x89
-)
-
-// pickler emits protocol-2 pickle opcodes.
-type pickler struct{ b []byte }
-
-func (p *pickler) op(ops ...byte) { p.b = append(p.b, ops...) }
-
-func (p *pickler) proto(v byte) { p.b = append(p.b, 0x80, v) }
-
-func (p *pickler) global(module, name string) {
-	p.b = append(p.b, 'c')
-	p.b = append(p.b, module...)
-	p.b = append(p.b, '\n')
-	p.b = append(p.b, name...)
-	p.b = append(p.b, '\n')
-}
-
-// unicode emits BINUNICODE.
-func (p *pickler) unicode(s string) {
-	p.b = append(p.b, 'X')
-	p.b = binary.LittleEndian.AppendUint32(p.b, uint32(len(s)))
-	p.b = append(p.b, s...)
-}
-
-// int emits the shortest of BININT1, BININT2, BININT and LONG1.
-func (p *pickler) int(v int64) {
-	switch {
-	case v >= 0 && v < 1<<8:
-		p.b = append(p.b, 'K', byte(v))
-	case v >= 0 && v < 1<<16:
-		p.b = append(p.b, 'M')
-		p.b = binary.LittleEndian.AppendUint16(p.b, uint16(v))
-	case v >= math.MinInt32 && v <= math.MaxInt32:
-		p.b = append(p.b, 'J')
-		p.b = binary.LittleEndian.AppendUint32(p.b, uint32(v))
-	default:
-		p.b = append(p.b, 0x8a, 8)
-		p.b = binary.LittleEndian.AppendUint64(p.b, uint64(v))
-	}
 }

@@ -2,6 +2,7 @@ package pth
 
 import (
 	"archive/zip"
+	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func TestSave(t *testing.T) {
 					t.Errorf("%d storages for %d keys, one pair tied", len(storages), len(src.Keys))
 				}
 			}
-			checkLayout(t, path, len(storages))
+			checkLayout(t, path, strings.TrimSuffix(name, ".pth")+"_go", len(storages))
 			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {
 				if strings.Contains(e.Name(), ".tmp") {
@@ -62,9 +63,10 @@ func TestSave(t *testing.T) {
 	}
 }
 
-// checkLayout checks the archive the way PyTorch writes it: stored entries
-// whose data start at multiples of 64 bytes, in archive/.
-func checkLayout(t *testing.T, path string, storages int) {
+// checkLayout checks the archive the way PyTorch 1.13 writes it: stored
+// entries whose data start at multiples of 64 bytes, in a folder named
+// after the file: data.pkl, the storages in string order, version.
+func checkLayout(t *testing.T, path, folder string, storages int) {
 	t.Helper()
 	zr, err := zip.OpenReader(path)
 	if err != nil {
@@ -82,14 +84,188 @@ func checkLayout(t *testing.T, path string, storages int) {
 			t.Errorf("%s: data at offset %d, method %d; want 64-byte aligned, stored", f.Name, off, f.Method)
 		}
 	}
-	want := []string{"archive/data.pkl", "archive/byteorder"}
+	var keys []string
 	for i := 0; i < storages; i++ {
-		want = append(want, "archive/data/"+strconv.Itoa(i))
+		keys = append(keys, strconv.Itoa(i))
 	}
-	want = append(want, "archive/version")
+	slices.Sort(keys) // "0", "1", "10", "11", …, "2", …
+	want := []string{folder + "/data.pkl"}
+	for _, k := range keys {
+		want = append(want, folder+"/data/"+k)
+	}
+	want = append(want, folder+"/version")
 	if !slices.Equal(names, want) {
 		t.Errorf("entries %v, want %v", names, want)
 	}
+}
+
+// TestSaveMatchesTorch checks SaveWith's output byte for byte against what
+// PyTorch 1.13 writes (testdata/torch/gen_save_ref.py): the state dicts of
+// the tutorial's LSTMModel holding deep.pth's and tied.pth's weights, with
+// their _metadata; a plain OrderedDict with a second key viewing a storage,
+// a scalar, empty tensors, a 4-d tensor and sizes past 2^16; and 1001 keys
+// on two storages (SETITEMS batches, memo slots past 255) with a one-entry
+// _metadata. Each is saved to a file of the same name, which names the
+// archive's folder.
+func TestSaveMatchesTorch(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		meta []ModuleVersion
+	}{
+		{"deep.pth", LSTMModelMetadata()},
+		{"tied.pth", LSTMModelMetadata()},
+		{"plain.pth", nil},
+		{"many.pth", []ModuleVersion{{"", 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := filepath.Join(fixtures, "save_ref", tc.name)
+			want, err := os.ReadFile(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := Load(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), tc.name)
+			if !slices.Equal(src.Metadata, tc.meta) {
+				t.Errorf("Load: metadata %v, want %v", src.Metadata, tc.meta)
+			}
+			if err := SaveWith(path, src.Keys, src.Tensors, SaveOptions{Metadata: tc.meta}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				i := 0
+				for i < min(len(got), len(want)) && got[i] == want[i] {
+					i++
+				}
+				t.Fatalf("%d bytes, torch wrote %d; first difference at offset %d:\n got % x\nwant % x",
+					len(got), len(want), i, got[i:min(i+32, len(got))], want[i:min(i+32, len(want))])
+			}
+		})
+	}
+}
+
+// TestSaveSize checks the size formula the tutorial's print_size_of_model
+// measures against PyTorch 1.13's file for the tutorial's LSTMModel
+// (Embedding(33278, 512), LSTM(512, 256, 5), Linear(256, 33278)) saved to
+// temp.p: 113943637 bytes (gen_save_ref.py --size). The weights do not
+// change the size, so the tensors are zeros, and the file is written to a
+// counting writer, not to disk.
+func TestSaveSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 114 MB")
+	}
+	const ntoken, ninp, nhid, nlayers = 33278, 512, 256, 5
+	var keys []string
+	ts := map[string]*Tensor{}
+	add := func(key string, shape ...int) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		keys = append(keys, key)
+		ts[key] = &Tensor{Shape: shape, Data: make([]float32, n)}
+	}
+	add("encoder.weight", ntoken, ninp)
+	for l := 0; l < nlayers; l++ {
+		in := nhid
+		if l == 0 {
+			in = ninp
+		}
+		add("rnn.weight_ih_l"+strconv.Itoa(l), 4*nhid, in)
+		add("rnn.weight_hh_l"+strconv.Itoa(l), 4*nhid, nhid)
+		add("rnn.bias_ih_l"+strconv.Itoa(l), 4*nhid)
+		add("rnn.bias_hh_l"+strconv.Itoa(l), 4*nhid)
+	}
+	add("decoder.weight", ntoken, nhid)
+	add("decoder.bias", ntoken)
+	enc, err := newEncoder(keys, ts, SaveOptions{Metadata: LSTMModelMetadata()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n countWriter
+	if err := enc.write(&n, archiveName("temp.p")); err != nil {
+		t.Fatal(err)
+	}
+	if n != 113943637 {
+		t.Errorf("temp.p: %d bytes, PyTorch 1.13 writes 113943637", n)
+	}
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	*c += countWriter(len(b))
+	return len(b), nil
+}
+
+func TestArchiveName(t *testing.T) {
+	// PyTorch's basename(): after the last '/' or '\', before the last '.'.
+	for path, want := range map[string]string{
+		"temp.p":         "temp",
+		"dir/deep.pth":   "deep",
+		"a.b.pth":        "a.b",
+		"model":          "model",
+		`C:\models\m.pt`: "m",
+		"dir.d/model":    "model",
+		"x/.pth":         "archive",
+		"dir/":           "archive",
+		"":               "archive",
+		"dir/résumé.pth": "résumé",
+	} {
+		if got := archiveName(path); got != want {
+			t.Errorf("archiveName(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+// TestPickleInt checks int against what CPython's pickle.dumps(v, 2)
+// writes between PROTO and STOP.
+func TestPickleInt(t *testing.T) {
+	for _, tc := range []struct {
+		v    int64
+		want string
+	}{
+		{0, "K\x00"},
+		{255, "K\xff"},
+		{256, "M\x00\x01"},
+		{65535, "M\xff\xff"},
+		{65536, "J\x00\x00\x01\x00"},
+		{-1, "J\xff\xff\xff\xff"},
+		{1<<31 - 1, "J\xff\xff\xff\x7f"},
+		{-1 << 31, "J\x00\x00\x00\x80"},
+		{1 << 31, "\x8a\x05\x00\x00\x00\x80\x00"},
+		{1<<32 - 1, "\x8a\x05\xff\xff\xff\xff\x00"},
+		{1 << 40, "\x8a\x06\x00\x00\x00\x00\x00\x01"},
+		{-1<<31 - 1, "\x8a\x05\xff\xff\xff\x7f\xff"},
+		{-1 << 39, "\x8a\x05\x00\x00\x00\x00\x80"},
+		{1<<63 - 1, "\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7f"},
+		{-1 << 63, "\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x80"},
+	} {
+		var p pickler
+		p.int(tc.v)
+		if string(p.b) != tc.want {
+			t.Errorf("%d: % x, want % x", tc.v, p.b, tc.want)
+		}
+	}
+}
+
+// encodeZip returns the bytes SaveWith writes to a file named name.
+func encodeZip(name string, keys []string, tensors map[string]*Tensor, opts SaveOptions) ([]byte, error) {
+	enc, err := newEncoder(keys, tensors, opts)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := enc.write(&buf, archiveName(name)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func TestSaveErrors(t *testing.T) {
@@ -108,8 +284,8 @@ func TestSaveErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		err := Save(path, tc.keys, tc.tensors)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
-			t.Errorf("error %v, want one naming %s and %q", err, path, tc.want)
+		if err == nil || !strings.HasPrefix(err.Error(), "save "+path+": ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want one starting with save %s: and containing %q", err, path, tc.want)
 		}
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/nlpodyssey/gopickle/types"
 )
 
 // stateDict turns the unpickled root into a StateDict.
@@ -30,7 +32,39 @@ func (l *loader) stateDict() (*StateDict, error) {
 		sd.Keys = append(sd.Keys, key)
 		sd.Tensors[key] = t
 	}
+	sd.Metadata = metadata(l.root)
 	return sd, nil
+}
+
+// metadata returns the _metadata attribute of a state dict, an
+// OrderedDict(name: {'version': v}), or nil if there is none or it has
+// another form.
+func metadata(root any) []ModuleVersion {
+	od, ok := root.(*types.OrderedDict)
+	if !ok {
+		return nil
+	}
+	names, values, ok := orderedItems(od.PyDict["_metadata"])
+	if !ok {
+		return nil
+	}
+	mv := make([]ModuleVersion, 0, len(names))
+	for i, n := range names {
+		name, ok := n.(string)
+		if !ok {
+			return nil
+		}
+		keys, vals, ok := orderedItems(values[i])
+		if !ok || len(keys) != 1 || keys[0] != "version" {
+			return nil
+		}
+		v, ok := vals[0].(int)
+		if !ok {
+			return nil
+		}
+		mv = append(mv, ModuleVersion{Name: name, Version: v})
+	}
+	return mv
 }
 
 // tensor checks the view described by a _rebuild_tensor_v2 record against

@@ -19,7 +19,7 @@ func (l *loader) readZip(r io.ReaderAt) error {
 	zr, err := zip.NewReader(r, l.size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		// We never extract, so odd names are harmless.
-		return fmt.Errorf("truncated or corrupt zip archive: %w", err)
+		return fmt.Errorf("truncated or corrupt zip archive (%d bytes): %w", l.size, err)
 	}
 	if len(zr.File) == 0 {
 		return errors.New("empty zip archive")
@@ -50,19 +50,19 @@ func (l *loader) readZip(r io.ReaderAt) error {
 	}
 	pf := files[prefix+"data.pkl"]
 	if pf == nil {
-		return fmt.Errorf("no %sdata.pkl in the archive", prefix)
+		return fmt.Errorf("no %s in the archive", show(prefix+"data.pkl"))
 	}
 	if err := l.checkEntry(pf, maxPickle); err != nil {
 		return err
 	}
 	rc, err := pf.Open()
 	if err != nil {
-		return fmt.Errorf("%s: %w", pf.Name, err)
+		return fmt.Errorf("%s: %w", show(pf.Name), err)
 	}
 	pkl, err := scanPickle(bufio.NewReader(rc), int64(pf.UncompressedSize64))
 	rc.Close()
 	if err != nil {
-		return fmt.Errorf("%s: %w", pf.Name, err)
+		return fmt.Errorf("%s: %w", show(pf.Name), err)
 	}
 	l.root, err = unpickle(pkl, func(id any) (any, error) {
 		class, key, numel, err := persistentID(id)
@@ -72,22 +72,22 @@ func (l *loader) readZip(r io.ReaderAt) error {
 		return l.register(class, key, numel)
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", pf.Name, err)
+		return fmt.Errorf("%s: %w", show(pf.Name), err)
 	}
 	return l.checkStorages(func(s *storage) error {
 		f := files[prefix+"data/"+s.key]
 		if f == nil {
-			return fmt.Errorf("storage %q: no %sdata/%s in the archive", s.key, prefix, s.key)
+			return fmt.Errorf("storage %q: no %s in the archive", s.key, show(prefix+"data/"+s.key))
 		}
 		if want := uint64(s.numel * s.class.size); f.UncompressedSize64 != want {
 			return fmt.Errorf("storage %q: %s holds %d bytes, the pickle says %d×%d",
-				s.key, f.Name, f.UncompressedSize64, s.numel, s.class.size)
+				s.key, show(f.Name), f.UncompressedSize64, s.numel, s.class.size)
 		}
 		if f.Method != zip.Store {
 			// Stored entries cannot hold more than the file; compressed
 			// ones could inflate a small file into a huge allocation.
 			return fmt.Errorf("storage %q: %s is compressed (method %d); PyTorch stores storages uncompressed",
-				s.key, f.Name, f.Method)
+				s.key, show(f.Name), f.Method)
 		}
 		var err error
 		if s.data, err = l.readEntry(f, l.size); err != nil {
@@ -103,22 +103,22 @@ func (l *loader) readZip(r io.ReaderAt) error {
 func (l *loader) checkEntry(f *zip.File, limit int64) error {
 	c, u := f.CompressedSize64, f.UncompressedSize64
 	if u > uint64(limit) {
-		return fmt.Errorf("%s: %d bytes exceed the limit of %d", f.Name, u, limit)
+		return fmt.Errorf("%s: %d bytes exceed the limit of %d", show(f.Name), u, limit)
 	}
 	if c > uint64(l.size) {
-		return fmt.Errorf("%s: %d compressed bytes exceed the file size (%d)", f.Name, c, l.size)
+		return fmt.Errorf("%s: %d compressed bytes exceed the file size (%d)", show(f.Name), c, l.size)
 	}
 	switch f.Method {
 	case zip.Store:
 		if c != u {
-			return fmt.Errorf("%s: stored entry with %d compressed and %d uncompressed bytes", f.Name, c, u)
+			return fmt.Errorf("%s: stored entry with %d compressed and %d uncompressed bytes", show(f.Name), c, u)
 		}
 	case zip.Deflate:
 		if u > maxDeflateRatio*c+64 {
-			return fmt.Errorf("%s: %d bytes cannot inflate to %d bytes (zip bomb?)", f.Name, c, u)
+			return fmt.Errorf("%s: %d bytes cannot inflate to %d bytes (zip bomb?)", show(f.Name), c, u)
 		}
 	default:
-		return fmt.Errorf("%s: unsupported compression method %d", f.Name, f.Method)
+		return fmt.Errorf("%s: unsupported compression method %d", show(f.Name), f.Method)
 	}
 	return nil
 }
@@ -132,16 +132,16 @@ func (l *loader) readEntry(f *zip.File, limit int64) ([]byte, error) {
 	// together read by the size of the file.
 	l.zipRead += int64(f.CompressedSize64)
 	if l.zipRead > l.size {
-		return nil, fmt.Errorf("%s: zip entries overlap (they hold more bytes than the file)", f.Name)
+		return nil, fmt.Errorf("%s: zip entries overlap (they hold more bytes than the file)", show(f.Name))
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name, err)
+		return nil, fmt.Errorf("%s: %w", show(f.Name), err)
 	}
 	defer rc.Close()
 	b := make([]byte, f.UncompressedSize64)
 	if _, err := io.ReadFull(rc, b); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name, truncated(err))
+		return nil, fmt.Errorf("%s: %w", show(f.Name), truncated(err))
 	}
 	// Reading to EOF makes archive/zip verify the CRC.
 	var one [1]byte
@@ -149,7 +149,7 @@ func (l *loader) readEntry(f *zip.File, limit int64) ([]byte, error) {
 		if err == nil || err == io.EOF {
 			err = errors.New("longer than its header says")
 		}
-		return nil, fmt.Errorf("%s: %w", f.Name, err)
+		return nil, fmt.Errorf("%s: %w", show(f.Name), err)
 	}
 	return b, nil
 }

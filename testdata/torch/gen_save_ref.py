@@ -15,16 +15,23 @@ tutorial's print_size_of_model saves. Its weights are loaded from deep.pth
 and tied.pth (written by gen.py); for tied.pth decoder.weight is
 encoder.weight, as word_language_model's --tied makes it.
 
-Outputs
-  save_ref/deep.pth, save_ref/tied.pth   torch.save(model.state_dict(), path):
-      the archive folder is named after the file ("deep/", "tied/"), so Go
-      must save to a file of the same name to match.
+Outputs (the archive folder is named after the file, "deep/" for deep.pth,
+so Go must save to a file of the same name to match)
+  save_ref/deep.pth, save_ref/tied.pth   torch.save(model.state_dict(), path)
+  save_ref/plain.pth   a plain OrderedDict (no _metadata): a 2x3 tensor and a
+      second key viewing its storage, a scalar, an empty (0, 4) tensor, a
+      4-d tensor, an empty (0, 70000) tensor
+  save_ref/many.pth    1001 keys (a batch of 1000 in SETITEMS, then a lone
+      SETITEM; memo slots past 255), the first 100 viewing one storage, the
+      others another (LONG_BINGET of its key), with _metadata
+      {'': {'version': 1}} (a lone SETITEM)
 
 With --size, instead prints the size of torch.save(model.state_dict(),
 "temp.p") for the tutorial's model (Embedding(33278, 512), LSTM(512, 256, 5),
 Linear(256, 33278)), as print_size_of_model does, and writes nothing else.
 """
 
+import collections
 import os
 import sys
 import tempfile
@@ -62,10 +69,41 @@ def reference(name, tied):
     assert list(sd.keys()) == list(src.keys())
     if tied:
         assert sd["decoder.weight"].data_ptr() == sd["encoder.weight"].data_ptr()
+    save(sd, name + ".pth")
+    print("_metadata", dict(sd._metadata))
+
+
+def plain():
+    w = torch.arange(6, dtype=torch.float32).view(2, 3) / 7
+    sd = collections.OrderedDict([
+        ("w", w),
+        ("w_tied", w.detach()),  # a new tensor viewing w's storage
+        ("scalar", torch.tensor(3.5)),
+        ("empty", torch.zeros(0, 4)),
+        ("4d", torch.arange(24, dtype=torch.float32).view(1, 2, 3, 4) - 12),
+        ("wide", torch.zeros(0, 70000)),  # sizes and strides past BININT2
+    ])
+    save(sd, "plain.pth")
+
+
+def many():
+    sd = collections.OrderedDict()
+    a, b = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])
+    for i in range(1001):
+        sd[f"p{i}"] = (a if i < 100 else b).detach()
+    sd._metadata = collections.OrderedDict([("", {"version": 1})])
+    save(sd, "many.pth")
+
+
+def save(sd, name):
     os.makedirs(os.path.join(HERE, "save_ref"), exist_ok=True)
-    path = os.path.join(HERE, "save_ref", name + ".pth")
+    path = os.path.join(HERE, "save_ref", name)
     torch.save(sd, path)
-    print(path, os.path.getsize(path), "bytes, _metadata", dict(sd._metadata))
+    back = torch.load(path)
+    assert list(back.keys()) == list(sd.keys())
+    for k in sd:
+        assert torch.equal(back[k], sd[k]), (name, k)
+    print(path, os.path.getsize(path), "bytes")
 
 
 def tutorial_size():
@@ -84,6 +122,8 @@ def main():
         return
     reference("deep", False)
     reference("tied", True)
+    plain()
+    many()
 
 
 if __name__ == "__main__":
