@@ -1,0 +1,77 @@
+package eval_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/lstmq/lstmq/checkpoint"
+	"github.com/lstmq/lstmq/corpus"
+	"github.com/lstmq/lstmq/eval"
+	"github.com/lstmq/lstmq/internal/parallel"
+	"github.com/lstmq/lstmq/model"
+	"github.com/lstmq/lstmq/quant"
+)
+
+var torchDir = filepath.Join("..", "testdata", "torch")
+
+func fixtureModels(tb testing.TB) (map[string]*model.Model, *corpus.Batches) {
+	tb.Helper()
+	cp, err := corpus.Load(filepath.Join(torchDir, "corpus"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fp, p, err := checkpoint.LoadPth(filepath.Join(torchDir, "deep.pth"), 0.5)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ms := map[string]*model.Model{"fp32": fp}
+	for _, name := range []string{"pytorch", "channel-act8-emb8"} {
+		s, err := quant.ParseScheme(name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if ms[name], err = quant.Quantize(p, 0.5, s); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return ms, corpus.Batchify(cp.Test, 1)
+}
+
+// TestNoAllocsPerChunk checks the hot loop's steady state: one bptt chunk
+// through the model and the loss allocates nothing on one thread.
+func TestNoAllocsPerChunk(t *testing.T) {
+	old := parallel.Threads()
+	parallel.SetThreads(1)
+	defer parallel.SetThreads(old)
+	ms, data := fixtureModels(t)
+	for name, m := range ms {
+		st := m.NewState(1)
+		x, y := data.Get(0, 25)
+		logits := make([]float32, len(x)*m.Tokens())
+		chunk := func() {
+			m.Forward(logits, x, len(x), 1, st)
+			eval.MeanCrossEntropy(logits, y, m.Tokens())
+		}
+		chunk()
+		if n := testing.AllocsPerRun(20, chunk); n != 0 {
+			t.Errorf("%s: %v allocations per chunk", name, n)
+		}
+	}
+}
+
+func BenchmarkEvaluate(b *testing.B) {
+	old := parallel.Threads()
+	parallel.SetThreads(1)
+	defer parallel.SetThreads(old)
+	ms, data := fixtureModels(b)
+	for _, name := range []string{"fp32", "pytorch", "channel-act8-emb8"} {
+		b.Run("model=deep/"+name, func(b *testing.B) {
+			e := &eval.Evaluator{Model: ms[name], BPTT: 25}
+			b.ReportAllocs()
+			for b.Loop() {
+				e.Run(data)
+			}
+			b.ReportMetric(float64(data.Steps-1)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}
