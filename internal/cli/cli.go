@@ -94,6 +94,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newBenchCmd(),
 		newDataCmd(),
 		newTutorialCmd(),
+		newTrainCmd(),
 		newVersionCmd(),
 	)
 	return root

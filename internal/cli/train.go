@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -67,6 +68,10 @@ current batch and keeps the best model saved so far.`,
 			}
 		} else if cfg.Tied && cfg.EmSize != cfg.NHid {
 			return usagef("%v", train.ErrTiedSize)
+		}
+		// Fail now rather than after the first epoch.
+		if fi, err := os.Stat(filepath.Dir(cfg.Save)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--save %s: folder %s does not exist", cfg.Save, filepath.Dir(cfg.Save))
 		}
 		cp, err := loadCorpus(data)
 		if err != nil {

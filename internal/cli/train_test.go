@@ -63,6 +63,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"--data", corpusDir, "--save", save, "--resume", deepPth, "--nhid", "10"}, "cannot be given with --resume"},
 		{[]string{"--data", filepath.Join(dir, "nope"), "--save", save}, "train.txt"},
 		{[]string{"--data", corpusDir, "--save", save, "--resume", filepath.Join(dir, "nope.pth")}, "nope.pth"},
+		{[]string{"--data", corpusDir, "--save", filepath.Join(dir, "no", "m.pth")}, "does not exist"},
 	} {
 		err, _ := runTrain(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -1,0 +1,103 @@
+package train
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lstmq/lstmq/model"
+)
+
+var torchDir = filepath.Join("..", "testdata", "torch", "train")
+
+// torchCase is a NAME.json written by testdata/torch/train/gen_train.py.
+type torchCase struct {
+	NToken, EmSize, NHid, NLayers int
+	Tied                          bool
+	LR, Clip                      float64
+	BPTT                          int `json:"bptt"`
+	Batch                         int
+	H0, C0                        []float32
+	Steps                         []struct {
+		IDs     []int32 `json:"ids"`
+		Targets []int32
+		Loss    float64
+		Norm    float64
+	}
+}
+
+// TestStepMatchesPyTorch runs two steps of main.py's training loop (dropout
+// 0) from PyTorch's initial weights and state and compares the losses,
+// gradient norms and updated weights with PyTorch's.
+func TestStepMatchesPyTorch(t *testing.T) {
+	for _, name := range []string{"untied", "tied", "tied_clip"} {
+		t.Run(name, func(t *testing.T) {
+			for _, kernels := range []bool{true, false} {
+				func() {
+					defer func(v bool) { useKernels = v }(useKernels)
+					useKernels = kernels
+					checkTorchCase(t, name)
+				}()
+			}
+		})
+	}
+}
+
+func checkTorchCase(t *testing.T, name string) {
+	b, err := os.ReadFile(filepath.Join(torchDir, name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tc torchCase
+	if err := json.Unmarshal(b, &tc); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadParams(filepath.Join(torchDir, name+"_init.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tiedParams(p) != tc.Tied || p.NToken != tc.NToken || p.NInp != tc.EmSize || p.NHid != tc.NHid || len(p.Layers) != tc.NLayers {
+		t.Fatalf("init: tied %v %d×%d×%d×%d, json says %+v", tiedParams(p), p.NToken, p.NInp, p.NHid, len(p.Layers), tc)
+	}
+	st := model.NewState(tc.NLayers, tc.Batch, tc.NHid)
+	copy(st.H, tc.H0)
+	copy(st.C, tc.C0)
+	n := newNet(p, 0, 1)
+	for i, s := range tc.Steps {
+		loss, norm := n.step(s.IDs, s.Targets, tc.BPTT, tc.Batch, st, tc.LR, tc.Clip)
+		// Loss and norm: float32 sums over a few hundred terms, computed
+		// in a different order than PyTorch's; 1e-5 relative is ~100 ulp.
+		if math.Abs(loss-s.Loss) > 1e-5*s.Loss {
+			t.Errorf("step %d: loss %.8f, PyTorch %.8f", i+1, loss, s.Loss)
+		}
+		if math.Abs(norm-s.Norm) > 1e-5*s.Norm {
+			t.Errorf("step %d: gradient norm %.8f, PyTorch %.8f", i+1, norm, s.Norm)
+		}
+		want, err := LoadParams(filepath.Join(torchDir, name+"_step"+string(rune('1'+i))+".pth"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Weights: the update is lr·g with lr up to 20 and |g| up to the
+		// norm (~0.4). PyTorch's and our gradients agree to a few float32
+		// ulp of the gradient (~1e-7 relative), so an update differs by
+		// ≲ 20·0.4·1e-6 ≈ 1e-5 at most; weights are O(0.1 … 1), so
+		// 2e-6 + 1e-5·|w| separates rounding from a wrong gradient (which
+		// moves a weight by ~lr·|g| ≈ 1e-2 … 1).
+		worst := 0.0
+		gotT, wantT := tensors(p), tensors(want)
+		for ti := range wantT {
+			for j, w := range wantT[ti] {
+				d := math.Abs(float64(gotT[ti][j]) - float64(w))
+				worst = max(worst, d)
+				if d > 2e-6+1e-5*math.Abs(float64(w)) {
+					t.Errorf("step %d: tensor %d [%d] = %.8g, PyTorch %.8g", i+1, ti, j, gotT[ti][j], w)
+					return
+				}
+			}
+		}
+		t.Logf("kernels=%v step %d: loss %.7f (PyTorch %.7f), norm %.7f (PyTorch %.7f), worst weight difference %.2g",
+			useKernels, i+1, loss, s.Loss, norm, s.Norm, worst)
+	}
+}
