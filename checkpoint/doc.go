@@ -11,4 +11,9 @@
 //	decoder.bias              ntoken
 //
 // ntoken, ninp, nhid and nlayers are read from the shapes.
+//
+// The state dicts of models quantized by PyTorch's quantize_dynamic(model,
+// {nn.LSTM, nn.Linear}, dtype=torch.qint8) have other keys: for them
+// ParamsFromStateDict returns ErrQuantized, and quant.LoadPth runs them
+// with PyTorch's own int8 weights and scales.
 package checkpoint

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -12,6 +13,11 @@ import (
 // DefaultDropout is the dropout printed for a model whose file does not
 // record it: the tutorial's 0.5.
 const DefaultDropout = 0.5
+
+// ErrQuantized is returned by ParamsFromStateDict (and LoadPth) for the
+// state dict of a model quantized by quantize_dynamic, which quant.LoadPth
+// reads.
+var ErrQuantized = errors.New("the state dict is of a quantized model (quantize_dynamic): no float32 parameters")
 
 // LoadPth reads a PyTorch state_dict file into a float32 model.
 func LoadPth(path string, dropout float64) (*model.Model, *model.Params, error) {
@@ -31,6 +37,9 @@ var layerKey = regexp.MustCompile(`^rnn\.(weight_ih|weight_hh|bias_ih|bias_hh)_l
 // ParamsFromStateDict checks a state_dict against the key table and returns
 // the parameters. Every key must be known and every shape must fit.
 func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
+	if sd.Quantized() {
+		return nil, ErrQuantized
+	}
 	nlayers := 0
 	for _, k := range sd.Keys {
 		switch k {
@@ -54,6 +63,9 @@ func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
 		}
 		if len(t.Shape) != rank {
 			return nil, fmt.Errorf("key %q: shape %v, want %d dimensions", key, t.Shape, rank)
+		}
+		if t.Data == nil && t.NumElements() > 0 {
+			return nil, fmt.Errorf("key %q: %s tensor, want floating point", key, t.DType)
 		}
 		return t, nil
 	}

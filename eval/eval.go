@@ -49,7 +49,7 @@ func (e *Evaluator) runFrom(data *corpus.Batches, st *model.State) Result {
 	m := e.Model
 	b := data.Batch
 	v := m.Tokens()
-	e.logits = grow(e.logits, e.BPTT*b*v)
+	e.logits = f32.Grow(e.logits, e.BPTT*b*v)
 	total := 0.0
 	steps := data.Steps
 	start := time.Now()
@@ -79,11 +79,4 @@ func MeanCrossEntropy(logits []float32, targets []int32, v int) float64 {
 		s += float64(f32.LogSumExp(row)) - float64(row[y])
 	}
 	return s / float64(len(targets))
-}
-
-func grow(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
 }

@@ -99,16 +99,16 @@ func (l *LSTM) Hidden() int { return l.hid }
 func (l *LSTM) Layers() int { return len(l.Layer) }
 
 // String prints the module as PyTorch does: LSTM(512, 256, num_layers=5, dropout=0.5).
-func (l *LSTM) String() string { return lstmRepr("LSTM", l.in, l.hid, len(l.Layer), l.Dropout) }
+func (l *LSTM) String() string { return LSTMRepr("LSTM", l.in, l.hid, len(l.Layer), l.Dropout) }
 
 // Forward implements Recurrent.
 func (l *LSTM) Forward(out, x []float32, t, b int, s *State) {
 	h4 := 4 * l.hid
 	n := t * b
-	l.pre = grow(l.pre, n*h4)
-	l.gates = grow(l.gates, b*h4)
+	l.pre = f32.Grow(l.pre, n*h4)
+	l.gates = f32.Grow(l.gates, b*h4)
 	for i := range l.buf {
-		l.buf[i] = grow(l.buf[i], n*l.hid)
+		l.buf[i] = f32.Grow(l.buf[i], n*l.hid)
 	}
 	in := x
 	for k := range l.Layer {
@@ -131,7 +131,9 @@ func (l *LSTM) Forward(out, x []float32, t, b int, s *State) {
 	}
 }
 
-func lstmRepr(name string, in, hid, layers int, dropout float64) string {
+// LSTMRepr formats an LSTM module as PyTorch prints it:
+// name(in, hidden[, num_layers=n][, dropout=p]).
+func LSTMRepr(name string, in, hid, layers int, dropout float64) string {
 	s := fmt.Sprintf("%s(%d, %d", name, in, hid)
 	if layers != 1 {
 		s += fmt.Sprintf(", num_layers=%d", layers)

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"strings"
+
+	"github.com/lstmq/lstmq/internal/f32"
 )
 
 // Embedder maps token ids to vectors: dst[i*Dim() : (i+1)*Dim()] = E[ids[i]].
@@ -81,8 +83,8 @@ func (m *Model) Forward(logits []float32, ids []int32, t, b int, s *State) {
 	if len(ids) < n || len(logits) < n*m.Tokens() {
 		panic("model: Forward: short ids or logits")
 	}
-	m.emb = grow(m.emb, n*m.Encoder.Dim())
-	m.out = grow(m.out, n*m.RNN.Hidden())
+	m.emb = f32.Grow(m.emb, n*m.Encoder.Dim())
+	m.out = f32.Grow(m.out, n*m.RNN.Hidden())
 	m.Encoder.Lookup(m.emb, ids[:n])
 	m.RNN.Forward(m.out, m.emb, t, b, s)
 	m.Decoder.Forward(logits, m.out, n)
@@ -98,14 +100,6 @@ func (m *Model) String() string {
 	fmt.Fprintf(&sb, "  (decoder): %s\n", m.Decoder)
 	sb.WriteString(")")
 	return sb.String()
-}
-
-// grow returns s resized to n, reusing its memory when it is large enough.
-func grow(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
 }
 
 // pyFloat formats f as Python's repr of a float does for the values a

@@ -20,12 +20,18 @@
 // anything is allocated, opcodes a state_dict never uses (extensions,
 // out-of-band buffers, INST/OBJ) are refused, and every global must be on an
 // allow-list: collections.OrderedDict, torch._utils._rebuild_tensor_v2,
-// torch._utils._rebuild_parameter and the torch.*Storage classes. Anything
-// else is refused with an error naming it ("refusing to load global
-// posix.system"); quantized checkpoints are recognised and refused with
-// their own error. Storage sizes are checked against the file size, and the
-// tensor views (offset, sizes, strides) against their storage, before any
-// allocation.
+// torch._utils._rebuild_parameter, the torch.*Storage classes, and for the
+// state dicts of quantize_dynamic'd models torch._utils._rebuild_qtensor,
+// torch.QInt8Storage, torch.qint8, torch.per_tensor_affine,
+// torch.per_channel_affine and torch.ScriptObject, whose BUILD state must
+// name one of the two classes quantized LSTMs and Linears pickle
+// (LinearPackedParams, CellParams; see quantized.go). Anything else is
+// refused with an error naming it ("refusing to load global posix.system",
+// "refusing to load torch.ScriptObject of class …"); other quantized
+// checkpoints (quint8, float16 dynamic quantization, …) are recognised and
+// refused with their own error. Storage sizes are checked against the file
+// size, and the tensor views (offset, sizes, strides) against their
+// storage, before any allocation.
 //
 // A tensor t of shape (n_0, …, n_{d-1}) with storage offset o and strides
 // (s_0, …, s_{d-1}) holds
@@ -34,8 +40,11 @@
 //
 // and Load returns it contiguous and row-major in Tensor.Data as float32,
 // converted exactly from float16 and bfloat16 and rounded to nearest from
-// float64. Keys whose tensors view the same storage (tied weights) report
-// the same Tensor.Storage.
+// float64; int64 tensors in Tensor.Int64, quantized (qint8) ones in
+// Tensor.Int8 with their scales and zero points. Keys whose tensors view
+// the same storage (tied weights) report the same Tensor.Storage. Entries
+// that are not tensors — packed params, dtypes, (weight, bias) tuples, all
+// from quantized modules — are in StateDict.Values.
 //
 // Save and SaveWith write the zip format with float32 storages, byte for
 // byte as PyTorch 1.13's torch.save(state_dict, path) does: the archive

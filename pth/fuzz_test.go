@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -14,7 +15,7 @@ import (
 // (testdata/fuzz/FuzzLoad) is made of: both formats, valid and hostile.
 var fuzzSeeds = []string{
 	"tiny.pth", "tiny_legacy.pth", "tiny_p4.pth", "special.pth", "nontensor.pth",
-	"posix_system.pth", "posix_system_legacy.pth",
+	"posix_system.pth", "posix_system_legacy.pth", "qckpt/tiny.pth", "qckpt/tiny_channel.pth",
 }
 
 var updateFuzzCorpus = flag.Bool("pth.update-fuzz-corpus", false, "rewrite testdata/fuzz/FuzzLoad from the small fixtures")
@@ -30,14 +31,25 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(sd.Keys) != len(sd.Tensors) {
-			t.Fatalf("%d keys, %d tensors", len(sd.Keys), len(sd.Tensors))
+		if len(sd.Keys) != len(sd.Tensors)+len(sd.Values) {
+			t.Fatalf("%d keys, %d tensors, %d values", len(sd.Keys), len(sd.Tensors), len(sd.Values))
 		}
+		floatOnly := true
 		for _, k := range sd.Keys {
-			tt := sd.Tensors[k]
-			if tt == nil || tt.NumElements() != len(tt.Data) {
-				t.Fatalf("%s: inconsistent tensor", k)
+			tt, v := sd.Tensors[k], sd.Values[k]
+			if (tt == nil) == (v == nil) {
+				t.Fatalf("%s: a tensor and a value, or neither", k)
 			}
+			if v != nil {
+				floatOnly = false
+				checkValue(t, k, v)
+				continue
+			}
+			checkTensor(t, k, tt)
+			floatOnly = floatOnly && tt.Data != nil
+		}
+		if !floatOnly {
+			return // Save writes float tensors only
 		}
 		enc, err := encodeZip("fuzz.pth", sd.Keys, sd.Tensors, SaveOptions{Metadata: sd.Metadata})
 		if err != nil {
@@ -57,6 +69,76 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkTensor checks that a loaded tensor's elements match its shape and
+// dtype, and a quantized one's qparams its shape.
+func checkTensor(t *testing.T, k string, tt *Tensor) {
+	if tt == nil {
+		return // a None in a tuple
+	}
+	n := tt.NumElements()
+	var ok bool
+	switch tt.DType {
+	case "int64":
+		ok = len(tt.Int64) == n && tt.Data == nil && tt.Int8 == nil
+	case "qint8":
+		ok = len(tt.Int8) == n && tt.Data == nil && tt.Int64 == nil && len(tt.Scales) == len(tt.ZeroPoints)
+		switch tt.QScheme {
+		case "per_tensor_affine":
+			ok = ok && len(tt.Scales) == 1
+		case "per_channel_affine":
+			ok = ok && tt.Axis < len(tt.Shape) && len(tt.Scales) == tt.Shape[tt.Axis]
+		default:
+			ok = false
+		}
+	default:
+		ok = len(tt.Data) == n && tt.Int64 == nil && tt.Int8 == nil
+	}
+	if !ok {
+		t.Fatalf("%s: inconsistent %s tensor", k, tt.DType)
+	}
+}
+
+func checkValue(t *testing.T, k string, v *Value) {
+	kinds := 0
+	if v.DType != "" {
+		kinds++
+	}
+	if v.Tuple != nil {
+		kinds++
+		for _, tt := range v.Tuple {
+			checkTensor(t, k, tt)
+		}
+	}
+	if v.Packed != nil {
+		kinds++
+		checkPacked(t, k, v.Packed)
+	}
+	if kinds != 1 {
+		t.Fatalf("%s: value of %d kinds", k, kinds)
+	}
+}
+
+func checkPacked(t *testing.T, k string, p *Packed) {
+	switch p.Class {
+	case LinearPackedParams:
+		if len(p.Tensors) != 2 || p.Tensors[0] == nil || p.Tensors[0].DType != "qint8" || len(p.Packed) != 0 {
+			t.Fatalf("%s: inconsistent %s", k, p.Class)
+		}
+	case CellParams:
+	default:
+		t.Fatalf("%s: class %s", k, p.Class)
+	}
+	for _, tt := range p.Tensors {
+		checkTensor(t, k, tt)
+	}
+	for _, q := range p.Packed {
+		if q.Class != LinearPackedParams {
+			t.Fatalf("%s: %s inside %s", k, q.Class, p.Class)
+		}
+		checkPacked(t, k, q)
+	}
 }
 
 func sameBits(a, b []float32) bool {
@@ -80,7 +162,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -119,8 +119,10 @@ func TestHostileZip(t *testing.T) {
 			`key "w": storage offset 6 exceeds`},
 		{"broadcast bomb", makeZip(t, pkl(tensorPickle("w", "FloatStorage", 1, 0, []int64{1 << 33}, []int64{0})), data0(floats(1))),
 			`key "w": shape [8589934592]: too many elements`},
-		{"int64 tensor", makeZip(t, pkl(tensorPickle("w", "LongStorage", 3, 0, []int64{3}, []int64{1})), data0(six)),
-			`key "w": unsupported dtype (torch.LongStorage)`},
+		{"int32 tensor", makeZip(t, pkl(tensorPickle("w", "IntStorage", 6, 0, []int64{6}, []int64{1})), data0(six)),
+			`key "w": unsupported dtype (torch.IntStorage)`},
+		{"qint8 storage as a float tensor", makeZip(t, pkl(tensorPickle("w", "QInt8Storage", 6, 0, []int64{6}, []int64{1})), entry{name: "archive/data/0", data: make([]byte, 6)}),
+			`key "w": torch.QInt8Storage outside a quantized tensor`},
 		{"missing storage", makeZip(t, pkl(tensorPickle("w", "FloatStorage", 6, 0, []int64{6}, []int64{1}))),
 			`no archive/data/0`},
 		{"short storage", makeZip(t, pkl(tensorPickle("w", "FloatStorage", 6, 0, []int64{6}, []int64{1})), data0(floats(5))),
@@ -230,7 +232,14 @@ func TestHostilePickle(t *testing.T) {
 		{"stack global", []byte("\x80\x04\x8c\x08builtins\x94\x8c\x04exec\x94\x93."), "refusing to load global builtins.exec"},
 		{"stack global builtin", []byte("\x80\x04\x8c\x0b__builtin__\x8c\x06object\x93)\x81."), "STACK_GLOBAL with module __builtin__"},
 		{"copy_reg", []byte("\x80\x02ccopy_reg\n_reconstructor\n."), "refusing to load global copy_reg._reconstructor"},
-		{"quantized", cat(od, []byte("ctorch\nper_tensor_affine\n.")), "quantized checkpoints are not supported yet"},
+		{"quint8", cat(od, []byte("ctorch\nquint8\n.")), "quantized checkpoints are not supported beyond quantize_dynamic's qint8 weights (found global torch.quint8)"},
+		{"float16 dynamic", cat(od, []byte("ctorch\nfloat16\n.")), "(found global torch.float16)"},
+		{"qscheme root", cat([]byte("\x80\x02ctorch\nper_tensor_affine\n.")), "holds a qscheme, not a state dict"},
+		{"script object class", cat(od, []byte("(X\x01\x00\x00\x00wctorch\nScriptObject\n)\x81)X\x05\x00\x00\x00os.sy\x86bu.")),
+			"refusing to load torch.ScriptObject of class os.sy"},
+		{"script object args", cat(od, []byte("(X\x01\x00\x00\x00wctorch\nScriptObject\nK\x01\x85\x81u.")), "torch.ScriptObject with 1 arguments"},
+		{"script object unbuilt", cat(od, []byte("(X\x01\x00\x00\x00wctorch\nScriptObject\n)\x81u.")), `key "w": torch.ScriptObject without state`},
+		{"dtype in a list", cat(od, []byte("(X\x01\x00\x00\x00w]ctorch\nqint8\nau.")), `key "w": not a tensor (list)`},
 		{"unknown opcode", []byte{0x80, 0x02, 0xff, '.'}, "unsupported opcode 0xff"},
 		{"ext", []byte{0x80, 0x02, 0x82, 1, '.'}, "unsupported opcode 0x82"},
 		{"inst", []byte("(ios\nsystem\n."), "unsupported opcode 0x69"},
@@ -315,7 +324,7 @@ func TestHostileLegacy(t *testing.T) {
 // TestTruncatedEverywhere cuts small fixtures at many lengths: every cut
 // must fail cleanly, never panic.
 func TestTruncatedEverywhere(t *testing.T) {
-	for _, name := range []string{"tiny.pth", "tiny_legacy.pth", "special.pth"} {
+	for _, name := range []string{"tiny.pth", "tiny_legacy.pth", "special.pth", "qckpt/tiny.pth"} {
 		b, err := os.ReadFile(filepath.Join(fixtures, name))
 		if err != nil {
 			t.Fatal(err)

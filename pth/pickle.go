@@ -29,6 +29,11 @@ const maxMarks = 256
 // gopickle decodes longer ones in quadratic time.
 const maxLong = 16
 
+// maxNesting bounds how deep values are looked into: a quantized LSTM's
+// packed params nest tensors 9 deep (object, state, list, object, state,
+// quantized tensor, qparams, tensor, storage).
+const maxNesting = 16
+
 // maxDims bounds the rank of a tensor.
 const maxDims = 64
 
@@ -44,9 +49,12 @@ var storageClasses = map[string]*storageClass{
 	"HalfStorage":     {"HalfStorage", "float16", 2},
 	"BFloat16Storage": {"BFloat16Storage", "bfloat16", 2},
 	"DoubleStorage":   {"DoubleStorage", "float64", 8},
+	"LongStorage":     {"LongStorage", "int64", 8},
+	// The int8 values of quantized tensors (torch.qint8), read only
+	// through _rebuild_qtensor.
+	"QInt8Storage": {"QInt8Storage", "qint8", 1},
 	// Recognised so that their tensors get a clear "unsupported dtype"
 	// error; their sizes are still checked like any other.
-	"LongStorage":          {"LongStorage", "", 8},
 	"IntStorage":           {"IntStorage", "", 4},
 	"ShortStorage":         {"ShortStorage", "", 2},
 	"CharStorage":          {"CharStorage", "", 1},
@@ -57,28 +65,28 @@ var storageClasses = map[string]*storageClass{
 	"UntypedStorage":       {"UntypedStorage", "", 1},
 }
 
-// quantizedGlobals are the globals through which a quantized state dict
-// shows itself (packed params are torch.ScriptObject).
+// quantizedGlobals are the globals through which the quantized state
+// dicts this package does not read show themselves: other quantized dtypes
+// and schemes than quantize_dynamic's qint8 ones, and the float16 of
+// quantize_dynamic(dtype=torch.float16).
 var quantizedGlobals = map[string]bool{
-	"torch.ScriptObject":                     true,
-	"torch._utils._rebuild_qtensor":          true,
-	"torch.qint8":                            true,
 	"torch.quint8":                           true,
 	"torch.qint32":                           true,
 	"torch.quint4x2":                         true,
 	"torch.quint2x4":                         true,
-	"torch.per_tensor_affine":                true,
-	"torch.per_channel_affine":               true,
+	"torch.float16":                          true,
 	"torch.per_channel_affine_float_qparams": true,
-	"torch.QInt8Storage":                     true,
+	"torch.per_tensor_symmetric":             true,
+	"torch.per_channel_symmetric":            true,
 	"torch.QUInt8Storage":                    true,
 	"torch.QInt32Storage":                    true,
 	"torch.QUInt4x2Storage":                  true,
 	"torch.QUInt2x4Storage":                  true,
 }
 
-// errQuantized is returned for quantized checkpoints.
-var errQuantized = errors.New("quantized checkpoints are not supported yet")
+// errQuantized is returned for quantized checkpoints of a kind Load does
+// not read.
+var errQuantized = errors.New("quantized checkpoints are not supported beyond quantize_dynamic's qint8 weights")
 
 // checkGlobal reports whether module.name may be loaded.
 func checkGlobal(module, name string) error {
@@ -90,7 +98,13 @@ func checkGlobal(module, name string) error {
 	case "collections.OrderedDict",
 		"torch._utils._rebuild_tensor_v2",
 		"torch._utils._rebuild_parameter",
-		"torch._utils._rebuild_parameter_with_state":
+		"torch._utils._rebuild_parameter_with_state",
+		// quantize_dynamic's state dicts (see quantized.go)
+		"torch._utils._rebuild_qtensor",
+		"torch.ScriptObject",
+		"torch.qint8",
+		"torch.per_tensor_affine",
+		"torch.per_channel_affine":
 		return nil
 	}
 	if module == "torch" && storageClasses[name] != nil {
@@ -111,6 +125,14 @@ func findClass(module, name string) (any, error) {
 		return rebuildTensorV2{}, nil
 	case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
 		return rebuildParameter{}, nil
+	case "torch._utils._rebuild_qtensor":
+		return rebuildQTensor{}, nil
+	case "torch.ScriptObject":
+		return scriptObjectClass{}, nil
+	case "torch.qint8":
+		return dtypeValue("qint8"), nil
+	case "torch.per_tensor_affine", "torch.per_channel_affine":
+		return qscheme(name), nil
 	}
 	return storageClasses[name], nil
 }
@@ -390,14 +412,9 @@ func (l *loader) checkStorages(check func(*storage) error) error {
 	owner := map[*storage]string{}
 	l.owner = owner
 	keys, values, _ := orderedItems(l.root)
+	visited := map[any]bool{}
 	for i, v := range values {
-		if rec, ok := v.(*tensorRecord); ok && len(rec.args) > 0 {
-			if s, ok := rec.args[0].(*storage); ok {
-				if _, seen := owner[s]; !seen {
-					owner[s] = fmt.Sprint(keys[i])
-				}
-			}
-		}
+		claimStorages(v, fmt.Sprint(keys[i]), owner, visited, 0)
 	}
 	for _, s := range l.order {
 		err := error(nil)
@@ -412,6 +429,47 @@ func (l *loader) checkStorages(check func(*storage) error) error {
 		}
 	}
 	return nil
+}
+
+// claimStorages records key as the owner of the storages that v uses (a
+// tensor, or the quantized tensors and packed params that hold tensors),
+// unless they have one. Containers are visited once: memoized pickles can
+// share them and nest them in themselves. What lies deeper than a state
+// dict nests (maxNesting) is not looked at.
+func claimStorages(v any, key string, owner map[*storage]string, visited map[any]bool, depth int) {
+	if depth > maxNesting {
+		return
+	}
+	var args []any
+	switch x := v.(type) {
+	case *storage:
+		if _, seen := owner[x]; !seen {
+			owner[x] = key
+		}
+		return
+	case *tensorRecord:
+		args = x.args
+	case *qtensorRecord:
+		args = x.args
+	case *scriptObject:
+		if visited[x] {
+			return
+		}
+		visited[x] = true
+		claimStorages(x.state, key, owner, visited, depth+1)
+		return
+	case *types.Tuple, *types.List:
+		if visited[x] {
+			return
+		}
+		visited[x] = true
+		args, _ = listItems(x)
+	default:
+		return
+	}
+	for _, a := range args {
+		claimStorages(a, key, owner, visited, depth+1)
+	}
 }
 
 // keyError prefixes err with the first key using storage s, if any.
@@ -451,6 +509,14 @@ func pyType(v any) string {
 		return "storage class"
 	case *tensorRecord:
 		return "tensor"
+	case *qtensorRecord:
+		return "quantized tensor"
+	case *scriptObject:
+		return "torch.ScriptObject"
+	case dtypeValue:
+		return "dtype"
+	case qscheme:
+		return "qscheme"
 	}
 	return fmt.Sprintf("%T", v)
 }

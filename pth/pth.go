@@ -14,15 +14,34 @@ import (
 // Tensor is one entry of a state dict.
 type Tensor struct {
 	Shape []int
-	// Data holds the elements contiguous and row-major:
-	// Data[Σ_k i_k·Π_{j>k} Shape[j]] = t[i_0, …, i_{d-1}].
+	// Data holds the elements of a floating point tensor contiguous and
+	// row-major: Data[Σ_k i_k·Π_{j>k} Shape[j]] = t[i_0, …, i_{d-1}].
 	Data []float32
 	// DType is the dtype of the storage in the file: "float32", "float16",
-	// "bfloat16" or "float64".
+	// "bfloat16" or "float64" (read into Data), "int64" (Int64) or
+	// "qint8" (Int8 and the quantizer fields).
 	DType string
 	// Storage identifies the storage the tensor views in the file. Two keys
 	// with the same Storage shared memory in PyTorch (tied weights).
 	Storage string
+
+	// Int64 holds an int64 tensor's elements, laid out as Data.
+	Int64 []int64
+
+	// Int8 holds a quantized (qint8) tensor's integer values, int_repr(),
+	// laid out as Data. The tensor stands for
+	//
+	//	t[i] = Scales[c]·(Int8[i] − ZeroPoints[c])
+	//
+	// with c = 0 for QScheme "per_tensor_affine" (q_scale(),
+	// q_zero_point()) and c = i_Axis, the index along dimension Axis, for
+	// "per_channel_affine" (q_per_channel_scales(), …_zero_points(),
+	// …_axis()).
+	Int8       []int8
+	QScheme    string
+	Scales     []float64
+	ZeroPoints []int64
+	Axis       int
 }
 
 // NumElements returns Π Shape[k] (1 for a scalar).
@@ -36,12 +55,29 @@ func (t *Tensor) NumElements() int {
 
 // StateDict is a loaded state_dict.
 type StateDict struct {
-	Keys    []string // in file order
+	Keys    []string // in file order, of Tensors and Values
 	Tensors map[string]*Tensor
+	// Values holds the entries that are not tensors, which only the state
+	// dicts of quantized modules have (see Value); nil if there are none.
+	Values map[string]*Value
 	// Metadata is the state dict's _metadata attribute (set by
 	// module.state_dict()), in file order; nil if the file has none or
 	// it is not made of {'version': int} entries. SaveWith writes it back.
 	Metadata []ModuleVersion
+}
+
+// Quantized reports whether the state dict holds quantized tensors or
+// packed params: whether it is the state dict of a quantized model.
+func (sd *StateDict) Quantized() bool {
+	if len(sd.Values) > 0 {
+		return true
+	}
+	for _, t := range sd.Tensors {
+		if t.DType == "qint8" {
+			return true
+		}
+	}
+	return false
 }
 
 // recoverPanics turns a panic in Read into an error. The fuzzer switches

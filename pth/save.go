@@ -134,6 +134,9 @@ func newEncoder(keys []string, tensors map[string]*Tensor, opts SaveOptions) (*e
 		if t == nil {
 			return nil, fmt.Errorf("key %q: no tensor", k)
 		}
+		if t.Int8 != nil || t.Int64 != nil || t.DType == "int64" || t.DType == "qint8" {
+			return nil, fmt.Errorf("key %q: %s tensors cannot be saved; Save writes float32 tensors", k, t.DType)
+		}
 		n := int64(1)
 		for _, d := range t.Shape {
 			if d < 0 {

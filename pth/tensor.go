@@ -21,16 +21,26 @@ func (l *loader) stateDict() (*StateDict, error) {
 		if !ok {
 			return nil, l.wrap(fmt.Errorf("state dict key %s is not a string", pyRepr(k)))
 		}
-		rec, ok := values[i].(*tensorRecord)
-		if !ok {
-			return nil, l.wrap(fmt.Errorf("key %q: not a tensor (%s)", key, pyRepr(values[i])))
+		var err error
+		switch v := values[i].(type) {
+		case *tensorRecord, *qtensorRecord:
+			var t *Tensor
+			if t, err = l.anyTensor(v); err == nil {
+				sd.Tensors[key] = t
+			}
+		default:
+			var qv *Value
+			if qv, err = l.value(v); err == nil {
+				if sd.Values == nil {
+					sd.Values = map[string]*Value{}
+				}
+				sd.Values[key] = qv
+			}
 		}
-		t, err := l.tensor(rec)
 		if err != nil {
 			return nil, l.wrap(fmt.Errorf("key %q: %w", key, err))
 		}
 		sd.Keys = append(sd.Keys, key)
-		sd.Tensors[key] = t
 	}
 	sd.Metadata = metadata(l.root)
 	return sd, nil
@@ -67,29 +77,91 @@ func metadata(root any) []ModuleVersion {
 	return mv
 }
 
+// anyTensor converts a tensor or quantized tensor record.
+func (l *loader) anyTensor(v any) (*Tensor, error) {
+	switch r := v.(type) {
+	case *tensorRecord:
+		return l.tensor(r)
+	case *qtensorRecord:
+		return l.qtensor(r)
+	}
+	return nil, fmt.Errorf("not a tensor (%s)", pyRepr(v))
+}
+
 // tensor checks the view described by a _rebuild_tensor_v2 record against
-// its storage and gathers it into a contiguous float32 tensor.
+// its storage and gathers it into a contiguous tensor: Data (float32) for
+// floating point storages, Int64 for int64 ones.
 func (l *loader) tensor(rec *tensorRecord) (*Tensor, error) {
 	a := rec.args
 	if len(a) < 4 || len(a) > 7 {
 		return nil, fmt.Errorf("_rebuild_tensor_v2 with %d arguments", len(a))
 	}
-	s, ok := a[0].(*storage)
-	if !ok {
-		return nil, fmt.Errorf("storage is %s", pyType(a[0]))
-	}
-	if s.class.dtype == "" {
-		return nil, fmt.Errorf("unsupported dtype (torch.%s); only float32, float16, bfloat16 and float64 tensors are read", s.class.name)
-	}
-	offset, ok := a[1].(int)
-	if !ok || offset < 0 {
-		return nil, fmt.Errorf("bad storage offset %s", pyRepr(a[1]))
-	}
-	shape, err := ints(a[2], "size")
+	v, err := l.view(a[0], a[1], a[2], a[3])
 	if err != nil {
 		return nil, err
 	}
-	stride, err := ints(a[3], "stride")
+	t := &Tensor{Shape: v.shape, DType: v.s.class.dtype, Storage: v.s.key}
+	switch v.s.class.dtype {
+	case "int64":
+		if err := l.spend(v.numel, 8); err != nil {
+			return nil, err
+		}
+		t.Int64 = make([]int64, v.numel)
+		v.walk(func(out, pos, n, step int) {
+			for i := range n {
+				t.Int64[out+i] = int64(binary.LittleEndian.Uint64(v.s.data[8*(pos+i*step):]))
+			}
+		})
+	case "qint8":
+		return nil, fmt.Errorf("torch.%s outside a quantized tensor", v.s.class.name)
+	default:
+		if err := l.spend(v.numel, 4); err != nil {
+			return nil, err
+		}
+		t.Data = make([]float32, v.numel)
+		v.walk(func(out, pos, n, step int) { convert(t.Data[out:out+n], v.s, pos, step) })
+	}
+	return t, nil
+}
+
+// spend takes numel elements of size bytes from the output budget.
+func (l *loader) spend(numel, size int64) error {
+	if numel > l.budget/size {
+		return fmt.Errorf("%d elements: too many for a %d-byte file", numel, l.size)
+	}
+	l.budget -= numel * size
+	return nil
+}
+
+// view is a checked view of a storage: element i_0, …, i_{d-1} is
+// storage[offset + Σ i_k·stride[k]], and every one lies in the storage.
+type view struct {
+	s             *storage
+	offset        int
+	shape, stride []int
+	numel         int64
+}
+
+// view checks a view of a storage (the first four arguments of
+// _rebuild_tensor_v2 and _rebuild_qtensor) before anything is allocated.
+// Its storage must hold a dtype the package reads.
+func (l *loader) view(storageArg, offsetArg, sizeArg, strideArg any) (*view, error) {
+	s, ok := storageArg.(*storage)
+	if !ok {
+		return nil, fmt.Errorf("storage is %s", pyType(storageArg))
+	}
+	if s.class.dtype == "" {
+		return nil, fmt.Errorf("unsupported dtype (torch.%s); only float32, float16, bfloat16, float64, int64 and qint8 tensors are read", s.class.name)
+	}
+	offset, ok := offsetArg.(int)
+	if !ok || offset < 0 {
+		return nil, fmt.Errorf("bad storage offset %s", pyRepr(offsetArg))
+	}
+	shape, err := ints(sizeArg, "size")
+	if err != nil {
+		return nil, err
+	}
+	stride, err := ints(strideArg, "stride")
 	if err != nil {
 		return nil, err
 	}
@@ -108,13 +180,10 @@ func (l *loader) tensor(rec *tensorRecord) (*Tensor, error) {
 		if numel == 0 {
 			break
 		}
-		if int64(d) > l.budget/4/numel {
+		if int64(d) > l.budget/numel {
 			return nil, fmt.Errorf("shape %v: too many elements for a %d-byte file", shape, l.size)
 		}
 		numel *= int64(d)
-	}
-	if numel*4 > l.budget {
-		return nil, fmt.Errorf("shape %v: too many elements for a %d-byte file", shape, l.size)
 	}
 	// The last element viewed, o + Σ (n_k-1)·s_k, must lie in the storage.
 	if int64(offset) > s.numel || (numel > 0 && int64(offset) >= s.numel) {
@@ -134,12 +203,7 @@ func (l *loader) tensor(rec *tensorRecord) (*Tensor, error) {
 			last += n * st
 		}
 	}
-	l.budget -= numel * 4
-	t := &Tensor{Shape: shape, Data: make([]float32, numel), DType: s.class.dtype, Storage: s.key}
-	if numel > 0 {
-		gather(t.Data, s, offset, shape, stride)
-	}
-	return t, nil
+	return &view{s: s, offset: offset, shape: shape, stride: stride, numel: numel}, nil
 }
 
 // ints decodes a tuple of non-negative ints.
@@ -162,27 +226,31 @@ func ints(v any, what string) ([]int, error) {
 	return out, nil
 }
 
-// gather copies dst[Σ i_k·Π_{j>k} n_j] = convert(storage[o + Σ i_k·s_k]).
-// The view has been checked against the storage.
-func gather(dst []float32, s *storage, offset int, shape, stride []int) {
-	d := len(shape)
-	if d == 0 {
-		convert(dst[:1], s, offset, 1)
+// walk calls row(out, pos, n, step) for each innermost row of the view, in
+// row-major order: elements out … out+n-1 of the contiguous result are
+// storage[pos + i·step], i < n. The view has been checked.
+func (v *view) walk(row func(out, pos, n, step int)) {
+	d := len(v.shape)
+	if v.numel == 0 {
 		return
 	}
-	inner, innerStride := shape[d-1], stride[d-1]
+	if d == 0 {
+		row(0, v.offset, 1, 1)
+		return
+	}
+	inner, innerStride := v.shape[d-1], v.stride[d-1]
 	idx := make([]int, d-1)
-	pos := offset // storage index of element idx·0
-	for out := 0; out < len(dst); out += inner {
-		convert(dst[out:out+inner], s, pos, innerStride)
+	pos := v.offset // storage index of element idx·0
+	for out := 0; out < int(v.numel); out += inner {
+		row(out, pos, inner, innerStride)
 		// Advance the outer index like an odometer.
 		for k := d - 2; k >= 0; k-- {
 			idx[k]++
-			pos += stride[k]
-			if idx[k] < shape[k] {
+			pos += v.stride[k]
+			if idx[k] < v.shape[k] {
 				break
 			}
-			pos -= idx[k] * stride[k]
+			pos -= idx[k] * v.stride[k]
 			idx[k] = 0
 		}
 	}

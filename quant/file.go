@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 
@@ -166,9 +165,9 @@ func Load(path string) (*model.Model, []string, error) {
 
 // LoadMeta is Load that also returns the file's metadata.
 func LoadMeta(path string) (*model.Model, []string, map[string]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := safetensors.ReadBytes(path) // checks the header before reading the data
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("load %s: %w", path, err)
+		return nil, nil, nil, err
 	}
 	return parseModel(b, path)
 }
@@ -177,7 +176,7 @@ func LoadMeta(path string) (*model.Model, []string, map[string]string, error) {
 func parseModel(b []byte, name string) (*model.Model, []string, map[string]string, error) {
 	f, err := safetensors.Parse(b, name)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("load %s: %w", name, err)
+		return nil, nil, nil, err // "read NAME: …" already
 	}
 	m, vocab, err := decodeModel(f)
 	if err != nil {

@@ -3,7 +3,6 @@ package quant
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/model"
@@ -89,24 +88,17 @@ func (l *LSTM) ActMax() int32 { return l.act.qmax }
 // String prints the module as PyTorch does:
 // DynamicQuantizedLSTM(512, 256, num_layers=5, dropout=0.5).
 func (l *LSTM) String() string {
-	s := fmt.Sprintf("DynamicQuantizedLSTM(%d, %d", l.in, l.hid)
-	if len(l.Layer) != 1 {
-		s += fmt.Sprintf(", num_layers=%d", len(l.Layer))
-	}
-	if l.Dropout != 0 {
-		s += ", dropout=" + pyFloat(l.Dropout)
-	}
-	return s + ")"
+	return model.LSTMRepr("DynamicQuantizedLSTM", l.in, l.hid, len(l.Layer), l.Dropout)
 }
 
 // Forward implements model.Recurrent.
 func (l *LSTM) Forward(out, x []float32, t, b int, s *model.State) {
 	h4 := 4 * l.hid
 	n := t * b
-	l.pre = grow(l.pre, n*h4)
-	l.gates = grow(l.gates, b*h4)
+	l.pre = f32.Grow(l.pre, n*h4)
+	l.gates = f32.Grow(l.gates, b*h4)
 	for i := range l.buf {
-		l.buf[i] = grow(l.buf[i], n*l.hid)
+		l.buf[i] = f32.Grow(l.buf[i], n*l.hid)
 	}
 	in := x
 	for k := range l.Layer {
@@ -176,20 +168,4 @@ func (e *Embedding) Dim() int    { return e.dim }
 func (e *Embedding) String() string {
 	return fmt.Sprintf("QuantizedEmbedding(num_embeddings=%d, embedding_dim=%d, dtype=torch.quint8, qscheme=torch.per_channel_affine_float_qparams)",
 		e.tokens, e.dim)
-}
-
-func grow(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
-}
-
-// pyFloat formats f as Python's repr of a float does for a dropout.
-func pyFloat(f float64) string {
-	s := fmt.Sprintf("%v", f)
-	if !strings.ContainsAny(s, ".eEn") {
-		s += ".0"
-	}
-	return s
 }

@@ -101,28 +101,28 @@ func Report(p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bp
 		ids, _ := data.Get(i, bptt)
 		t := len(ids) / b
 		n := t * b
-		emb = grow(emb, n*p.NInp)
+		emb = f32.Grow(emb, n*p.NInp)
 		fp.Encoder.Lookup(emb, ids)
 		row := 0
 		if s.Embedding8 {
-			embq = grow(embq, n*p.NInp)
+			embq = f32.Grow(embq, n*p.NInp)
 			qm.Encoder.Lookup(embq, ids)
 			acc(row, emb, embq)
 			row++
 		}
 		x := emb
 		for k := range nl {
-			xs[k%2] = grow(xs[k%2], n*p.NHid)
+			xs[k%2] = f32.Grow(xs[k%2], n*p.NHid)
 			y = xs[k%2]
-			yq = grow(yq, n*p.NHid)
+			yq = f32.Grow(yq, n*p.NHid)
 			fl[k].Forward(y, x, t, b, fs[k])
 			ql[k].Forward(yq, x, t, b, qs[k])
 			acc(row, y, yq)
 			row++
 			x = y
 		}
-		lg = grow(lg, n*p.NToken)
-		lgq = grow(lgq, n*p.NToken)
+		lg = f32.Grow(lg, n*p.NToken)
+		lgq = f32.Grow(lgq, n*p.NToken)
 		fp.Decoder.Forward(lg, x, n)
 		qm.Decoder.Forward(lgq, x, n)
 		acc(row, lg, lgq)
@@ -158,8 +158,8 @@ func Report(p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bp
 	for i := 0; i < data.Steps-1; i += bptt {
 		ids, _ := data.Get(i, bptt)
 		t := len(ids) / b
-		lg = grow(lg, t*b*p.NToken)
-		lgq = grow(lgq, t*b*p.NToken)
+		lg = f32.Grow(lg, t*b*p.NToken)
+		lgq = f32.Grow(lgq, t*b*p.NToken)
 		fp.Forward(lg, ids, t, b, fst)
 		qm.Forward(lgq, ids, t, b, qst)
 		for j, v := range lg {
@@ -198,7 +198,7 @@ func (s *stack) Forward(out, x []float32, t, b int, st *model.State) {
 	for k, l := range s.layers {
 		dst := out
 		if k < len(s.layers)-1 {
-			s.buf[k%2] = grow(s.buf[k%2], n)
+			s.buf[k%2] = f32.Grow(s.buf[k%2], n)
 			dst = s.buf[k%2]
 		}
 		ls := &model.State{Layers: 1, Batch: b, Hidden: s.hid,

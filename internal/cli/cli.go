@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lstmq/lstmq/internal/atomicfile"
 	"github.com/lstmq/lstmq/internal/parallel"
 )
 
@@ -23,9 +23,12 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 
 // Main runs lstmq with args and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
-	root := newRoot(stdout, stderr)
+	root, finish := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
+	if ferr := finish(); err == nil {
+		err = ferr
+	}
 	if err == nil {
 		return 0
 	}
@@ -51,8 +54,11 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	root := &cobra.Command{
+// newRoot builds the command tree. finish must be called once the command
+// has run, failed or not: it stops the CPU profile, if one was started, and
+// commits its file (written atomically, as every file lstmq writes).
+func newRoot(stdout, stderr io.Writer) (root *cobra.Command, finish func() error) {
+	root = &cobra.Command{
 		Use:           "lstmq",
 		Short:         "Run, quantize and train word-level LSTM language models",
 		SilenceUsage:  true,
@@ -62,25 +68,31 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	var profile string
-	var profFile *os.File
+	var profFile *atomicfile.File
 	root.PersistentFlags().StringVar(&profile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the command to this file")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if profile == "" {
 			return nil
 		}
-		f, err := os.Create(profile)
+		f, err := atomicfile.Create(profile)
 		if err != nil {
 			return err
 		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Abort()
+			return fmt.Errorf("%s: %w", profile, err)
+		}
 		profFile = f
-		return pprof.StartCPUProfile(f)
+		return nil
 	}
-	root.PersistentPostRunE = func(*cobra.Command, []string) error {
+	finish = func() error {
 		if profFile == nil {
 			return nil
 		}
 		pprof.StopCPUProfile()
-		return profFile.Close()
+		f := profFile
+		profFile = nil
+		return f.Commit()
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -97,7 +109,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newTrainCmd(),
 		newVersionCmd(),
 	)
-	return root
+	return root, finish
 }
 
 // addThreads adds --threads to c; the returned func applies it.

@@ -165,7 +165,7 @@ func TestErrors(t *testing.T) {
 		{"truncated legacy", []string{"inspect", "--model", filepath.Join(torchDir, "truncated_legacy.pth")}, 1, []string{"truncated_legacy.pth"}},
 		{"pickle calling os.system", []string{"inspect", "--model", filepath.Join(torchDir, "posix_system.pth")}, 1, []string{"posix_system.pth", "system"}},
 		{"non-tensor entry", []string{"inspect", "--model", filepath.Join(torchDir, "nontensor.pth")}, 1, []string{"nontensor.pth"}},
-		{"quantized checkpoint", []string{"inspect", "--model", filepath.Join(torchDir, "quantized.pth")}, 1, []string{"quantized.pth", "quantized"}},
+		{"quantize a quantized checkpoint", []string{"quantize", "--model", filepath.Join(torchDir, "quantized.pth"), "--data", corpusDir, "--out", filepath.Join(dir, "q.safetensors")}, 1, []string{"quantized.pth", "already quantized"}},
 		{"vocabulary mismatch", []string{"eval", "--model", deepPth, "--data", small}, 1, []string{"deep.pth", "291", "4 words"}},
 		{"invalid UTF-8", []string{"vocab", "--data", badUTF}, 1, []string{"train.txt", "UTF-8", "offset 7"}},
 		{"missing corpus", []string{"vocab", "--data", filepath.Join(dir, "none")}, 1, []string{"train.txt"}},

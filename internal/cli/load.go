@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,8 +21,11 @@ type loaded struct {
 	quant  string        // "fp32", or the quantization scheme
 }
 
-// loadModel reads a PyTorch state_dict (.pth) or an lstmq safetensors file,
-// told apart by their first bytes.
+// loadModel reads a PyTorch state_dict (.pth), float32 or quantized by
+// quantize_dynamic, or an lstmq safetensors file, told apart by their first
+// bytes. A quantized .pth runs PyTorch's own int8 weights and scales, with
+// activations as FBGEMM and oneDNN quantize them (reduce_range: codes
+// [0, 127]).
 func loadModel(path string, dropout float64) (*loaded, error) {
 	if path == "" {
 		return nil, usagef("--model is required")
@@ -38,6 +42,13 @@ func loadModel(path string, dropout float64) (*loaded, error) {
 		return &loaded{path: path, model: m, vocab: vocab, quant: meta["scheme"]}, nil
 	}
 	m, p, err := checkpoint.LoadPth(path, dropout)
+	if errors.Is(err, checkpoint.ErrQuantized) {
+		m, scheme, err := quant.LoadPth(path, dropout, 127)
+		if err != nil {
+			return nil, err
+		}
+		return &loaded{path: path, model: m, quant: scheme}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

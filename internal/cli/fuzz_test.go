@@ -1,0 +1,258 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lstmq/lstmq/checkpoint"
+	"github.com/lstmq/lstmq/model"
+	"github.com/lstmq/lstmq/quant"
+)
+
+// The fuzz targets run each command that reads a file on bytes from the
+// fuzzer, in process, through Main. Whatever the bytes, Main must return 0
+// or 1 (never 2: the arguments are fine) and on failure print exactly one
+// line "lstmq: …" naming the file; a panic fails the target. Their seed
+// corpora are committed in testdata/fuzz/<Target>, written by
+//
+//	go test ./internal/cli -run TestWriteFuzzSeeds -cli.update-fuzz-seeds
+//
+// and plain go test runs every seed as a test.
+
+var updateFuzzSeeds = flag.Bool("cli.update-fuzz-seeds", false, "rewrite testdata/fuzz/{FuzzInspect,FuzzEval,FuzzVocab}")
+
+// fuzzCorpus is the corpus the fuzzed models are evaluated on: its
+// dictionary is a b c <eos> d e, 6 words.
+var fuzzCorpus = map[string]string{
+	"train.txt": "a b c\nd e\n",
+	"valid.txt": "a b\n",
+	"test.txt":  "c d e a b c d\ne a\n",
+}
+
+// checkRun fails t unless code is 0, or 1 with one stderr line naming file.
+func checkRun(t *testing.T, code int, stderr, file string) {
+	t.Helper()
+	switch code {
+	case 0:
+	case 1:
+		msg, ok := strings.CutSuffix(stderr, "\n")
+		if !ok || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "lstmq: ") || !strings.Contains(msg, file) {
+			t.Fatalf("stderr is not one line \"lstmq: …\" naming %s:\n%q", file, stderr)
+		}
+	default:
+		t.Fatalf("exit code %d: %s", code, stderr)
+	}
+}
+
+func writeDir(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, s := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// FuzzInspect runs lstmq inspect on a model file of arbitrary bytes.
+func FuzzInspect(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(t.TempDir(), "m.bin")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var errb bytes.Buffer
+		code := Main([]string{"inspect", "--model", path}, io.Discard, &errb)
+		checkRun(t, code, errb.String(), path)
+	})
+}
+
+// FuzzEval runs lstmq eval on a model file of arbitrary bytes and a corpus
+// whose test split is arbitrary too.
+func FuzzEval(f *testing.F) {
+	f.Fuzz(func(t *testing.T, mb, test []byte) {
+		dir := t.TempDir()
+		writeDir(t, dir, fuzzCorpus)
+		if err := os.WriteFile(filepath.Join(dir, "test.txt"), test, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "m.bin")
+		if err := os.WriteFile(path, mb, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var errb bytes.Buffer
+		code := Main([]string{"eval", "--model", path, "--data", dir, "--bptt", "3", "--threads", "1"}, io.Discard, &errb)
+		if code == 1 && !strings.Contains(errb.String(), path) {
+			// A bad corpus is named by its folder.
+			checkRun(t, code, errb.String(), dir)
+			return
+		}
+		checkRun(t, code, errb.String(), path)
+	})
+}
+
+// FuzzVocab runs lstmq vocab on a corpus folder of three arbitrary splits.
+func FuzzVocab(f *testing.F) {
+	f.Fuzz(func(t *testing.T, train, valid, test []byte) {
+		dir := t.TempDir()
+		for name, b := range map[string][]byte{"train.txt": train, "valid.txt": valid, "test.txt": test} {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out, errb bytes.Buffer
+		code := Main([]string{"vocab", "--data", dir}, &out, &errb)
+		checkRun(t, code, errb.String(), dir)
+		if code == 0 && !strings.Contains(out.String(), "<eos>\n") {
+			t.Fatalf("vocabulary without <eos>: %q", out.String())
+		}
+	})
+}
+
+// fuzzModels are small models of fuzzCorpus's 6 words: float32 .pth
+// (untied and tied) and quantized .safetensors of two schemes.
+func fuzzModels(t *testing.T) map[string][]byte {
+	t.Helper()
+	r := rand.New(rand.NewPCG(7, 7))
+	params := func(tied bool) *model.Params {
+		const v, e, h = 6, 3, 3
+		rnd := func(n int) []float32 {
+			s := make([]float32, n)
+			for i := range s {
+				s[i] = float32(r.NormFloat64() * 0.3)
+			}
+			return s
+		}
+		p := &model.Params{NToken: v, NInp: e, NHid: h, Encoder: rnd(v * e), DecoderW: rnd(v * h), DecoderB: rnd(v)}
+		if tied {
+			p.DecoderW = p.Encoder
+		}
+		p.Layers = []model.LayerParams{{Wih: rnd(4 * h * e), Whh: rnd(4 * h * h), Bih: rnd(4 * h), Bhh: rnd(4 * h)}}
+		return p
+	}
+	dir := t.TempDir()
+	out := map[string][]byte{}
+	for _, tied := range []bool{false, true} {
+		name := fmt.Sprintf("tied_%v.pth", tied)
+		p := params(tied)
+		if err := checkpoint.SavePth(filepath.Join(dir, name), p); err != nil {
+			t.Fatal(err)
+		}
+		out[name], _ = os.ReadFile(filepath.Join(dir, name))
+		if tied {
+			continue
+		}
+		for _, s := range []string{"pytorch", "block8-act8-emb8"} {
+			sc, err := quant.ParseScheme(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			qm, err := quant.Quantize(p, 0.5, sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := s + ".safetensors"
+			if err := quant.Save(filepath.Join(dir, name), qm, []string{"a", "b", "c", "<eos>", "d", "e"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			out[name], _ = os.ReadFile(filepath.Join(dir, name))
+		}
+	}
+	return out
+}
+
+// TestWriteFuzzSeeds writes the seed corpora with -cli.update-fuzz-seeds,
+// and otherwise checks that the small models still evaluate (so the seeds
+// reach past loading).
+func TestWriteFuzzSeeds(t *testing.T) {
+	models := fuzzModels(t)
+	dir := t.TempDir()
+	writeDir(t, dir, fuzzCorpus)
+	for name, b := range models {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, b, 0o644)
+		if code, _, errs := run(t, "eval", "--model", path, "--data", dir, "--bptt", "3"); code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, errs)
+		}
+	}
+	if !*updateFuzzSeeds {
+		return
+	}
+	seed := func(target, name string, args ...[]byte) {
+		var b strings.Builder
+		b.WriteString("go test fuzz v1\n")
+		for _, a := range args {
+			fmt.Fprintf(&b, "[]byte(%q)\n", a)
+		}
+		d := filepath.Join("testdata", "fuzz", target)
+		os.MkdirAll(d, 0o755)
+		if err := os.WriteFile(filepath.Join(d, name), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hostile := map[string][]byte{
+		"empty":         nil,
+		"text":          []byte("hello\n"),
+		"st_header_big": append([]byte{0, 0, 0, 0, 0, 0, 0, 0x80}, `{}`...),
+		"st_not_lstmq":  append([]byte{2, 0, 0, 0, 0, 0, 0, 0}, `{}`...),
+		"zip_empty":     []byte("PK\x05\x06" + strings.Repeat("\x00", 18)),
+		"legacy_magic":  []byte("\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."),
+	}
+	for _, src := range []string{"posix_system.pth", "nontensor.pth", "tiny_legacy.pth"} {
+		b, err := os.ReadFile(filepath.Join(torchDir, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hostile[strings.TrimSuffix(src, ".pth")] = b
+	}
+	for name, b := range models {
+		seed("FuzzInspect", name, b)
+		seed("FuzzEval", name, b, []byte(fuzzCorpus["test.txt"]))
+		seed("FuzzEval", name+"_newword", b, []byte("a b z\n"))
+	}
+	for name, b := range hostile {
+		seed("FuzzInspect", name, b)
+	}
+	seed("FuzzEval", "short_split", models["tied_false.pth"], []byte("a\n"))
+	seed("FuzzEval", "bad_utf8", models["tied_true.pth"], []byte("a \xff\n"))
+	for name, s := range map[string][3]string{
+		"plain":    {fuzzCorpus["train.txt"], fuzzCorpus["valid.txt"], fuzzCorpus["test.txt"]},
+		"empty":    {"", "a\n", "b\n"},
+		"crlf_bom": {"\ufeffa b\r\nc\rd", "\x00 \u3000 e\n", "\u2028f\u0085g\n"},
+		"bad_utf8": {"a\n", "b \xed\xa0\x80\n", "c\n"},
+		"no_eol":   {"a b c", "d", "e"},
+	} {
+		seed("FuzzVocab", name, []byte(s[0]), []byte(s[1]), []byte(s[2]))
+	}
+}
+
+// TestCPUProfileAtomic checks that --cpuprofile writes its file through
+// atomicfile: complete after a run, failed or not, with no temporary file
+// left beside it.
+func TestCPUProfileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	for i, args := range [][]string{
+		{"vocab", "--data", corpusDir},
+		{"inspect", "--model", filepath.Join(dir, "missing.pth")},
+	} {
+		prof := filepath.Join(dir, fmt.Sprintf("cpu%d.pprof", i))
+		code, _, errs := run(t, append(args, "--cpuprofile", prof)...)
+		if want := []int{0, 1}[i]; code != want {
+			t.Fatalf("%v: exit %d, want %d: %s", args, code, want, errs)
+		}
+		b, err := os.ReadFile(prof)
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b { // a gzipped profile
+			t.Fatalf("%v: profile %d bytes, %v", args, len(b), err)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Errorf("folder holds %d files, want the 2 profiles", len(ents))
+	}
+}
