@@ -46,6 +46,16 @@
 // that are not tensors — packed params, dtypes, (weight, bias) tuples, all
 // from quantized modules — are in StateDict.Values.
 //
+// A tensor that views its storage contiguously, as every tensor of a
+// module's state dict does, is read from the file straight into its
+// elements: a float32, int64 or qint8 storage into the returned slice's
+// memory, a float16, bfloat16 or float64 one converted a 256 KB chunk at a
+// time (storage.go). So loading needs little more memory than the tensors
+// returned; only a strided view reads its whole storage first. Zip entries
+// are stored uncompressed; the CRC-32 of each storage is checked from the
+// bytes as they are read, and a storage no tensor reads whole is read once
+// more to check it.
+//
 // Save and SaveWith write the zip format with float32 storages, byte for
 // byte as PyTorch 1.13's torch.save(state_dict, path) does: the archive
 // folder named after the file ("temp/" for temp.p), the same entries

@@ -91,6 +91,9 @@ func (l *loader) readLegacy(r io.ReaderAt) error {
 	if list.Len() != len(l.storages) {
 		return fmt.Errorf("storage keys: %d keys for %d storages", list.Len(), len(l.storages))
 	}
+	// The storages follow: an int64 element count, then the raw bytes,
+	// which tensors read from there.
+	at := pos()
 	items, _ := listItems(v)
 	for _, k := range items {
 		key, ok := k.(string)
@@ -101,25 +104,27 @@ func (l *loader) readLegacy(r io.ReaderAt) error {
 		if s == nil {
 			return fmt.Errorf("storage %q: listed but not used by the state dict", key)
 		}
-		if s.data != nil {
+		if s.located {
 			return fmt.Errorf("storage %q: listed twice", key)
 		}
 		var hdr [8]byte
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		if at > l.size-8 {
+			return l.keyError(s, fmt.Errorf("storage %q: %w", key, truncated(io.ErrUnexpectedEOF)))
+		}
+		if _, err := r.ReadAt(hdr[:], at); err != nil {
 			return l.keyError(s, fmt.Errorf("storage %q: %w", key, truncated(err)))
 		}
+		at += 8
 		if n := int64(binary.LittleEndian.Uint64(hdr[:])); n != s.numel {
 			return l.keyError(s, fmt.Errorf("storage %q: the file says %d elements, the pickle %d", key, n, s.numel))
 		}
-		nbytes := s.numel * s.class.size
-		if nbytes > l.size-pos() {
+		nbytes := s.nbytes()
+		if nbytes > l.size-at {
 			return l.keyError(s, fmt.Errorf("storage %q: truncated file (%d bytes needed at offset %d, %d left)",
-				key, nbytes, pos(), l.size-pos()))
+				key, nbytes, at, l.size-at))
 		}
-		s.data = make([]byte, nbytes)
-		if _, err := io.ReadFull(br, s.data); err != nil {
-			return l.keyError(s, fmt.Errorf("storage %q: %w", key, truncated(err)))
-		}
+		s.r, s.off, s.located = r, at, true
+		at += nbytes
 	}
 	return nil
 }

@@ -149,7 +149,13 @@ func Read(r io.ReaderAt, size int64, name string) (sd *StateDict, err error) {
 	if err != nil {
 		return nil, l.wrap(err)
 	}
-	return l.stateDict()
+	if sd, err = l.stateDict(); err != nil {
+		return nil, err
+	}
+	if err := l.verifyAll(); err != nil {
+		return nil, l.wrap(err)
+	}
+	return sd, nil
 }
 
 // loader holds the state of one Read.
@@ -178,13 +184,4 @@ func show(s string) string {
 		}
 	}
 	return s
-}
-
-// storage is a storage named by a persistent id: its dtype and element
-// count, and its raw little-endian bytes once read.
-type storage struct {
-	key   string
-	class *storageClass
-	numel int64
-	data  []byte
 }

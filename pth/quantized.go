@@ -310,11 +310,9 @@ func (l *loader) qtensor(rec *qtensorRecord) (*Tensor, error) {
 			return nil, err
 		}
 		t.ZeroPoints = make([]int64, n)
-		zps.walk(func(out, pos, n, step int) {
-			for i := range n {
-				t.ZeroPoints[out+i] = int64(binary.LittleEndian.Uint64(zps.s.data[8*(pos+i*step):]))
-			}
-		})
+		if err := l.int64s(t.ZeroPoints, zps); err != nil {
+			return nil, fmt.Errorf("zero points: %w", err)
+		}
 	default:
 		return nil, fmt.Errorf("unsupported qscheme torch.%s", scheme)
 	}
@@ -332,11 +330,9 @@ func (l *loader) qtensor(rec *qtensorRecord) (*Tensor, error) {
 		return nil, err
 	}
 	t.Int8 = make([]int8, v.numel)
-	v.walk(func(out, pos, n, step int) {
-		for i := range n {
-			t.Int8[out+i] = int8(v.s.data[pos+i*step])
-		}
-	})
+	if err := l.int8s(t.Int8, v); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -373,13 +369,17 @@ func (l *loader) float64s(v any, n int) ([]float64, error) {
 	if err := l.spend(int64(n), 8); err != nil {
 		return nil, err
 	}
+	b, err := l.bytes(w.s)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]float64, n)
 	w.walk(func(o, pos, n, step int) {
 		for i := range n {
 			if dtype == "float64" {
-				out[o+i] = math.Float64frombits(binary.LittleEndian.Uint64(w.s.data[8*(pos+i*step):]))
+				out[o+i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*(pos+i*step):]))
 			} else {
-				out[o+i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(w.s.data[4*(pos+i*step):])))
+				out[o+i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*(pos+i*step):])))
 			}
 		}
 	})

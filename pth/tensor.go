@@ -89,7 +89,7 @@ func (l *loader) anyTensor(v any) (*Tensor, error) {
 }
 
 // tensor checks the view described by a _rebuild_tensor_v2 record against
-// its storage and gathers it into a contiguous tensor: Data (float32) for
+// its storage and reads it into a contiguous tensor: Data (float32) for
 // floating point storages, Int64 for int64 ones.
 func (l *loader) tensor(rec *tensorRecord) (*Tensor, error) {
 	a := rec.args
@@ -107,11 +107,9 @@ func (l *loader) tensor(rec *tensorRecord) (*Tensor, error) {
 			return nil, err
 		}
 		t.Int64 = make([]int64, v.numel)
-		v.walk(func(out, pos, n, step int) {
-			for i := range n {
-				t.Int64[out+i] = int64(binary.LittleEndian.Uint64(v.s.data[8*(pos+i*step):]))
-			}
-		})
+		if err := l.int64s(t.Int64, v); err != nil {
+			return nil, err
+		}
 	case "qint8":
 		return nil, fmt.Errorf("torch.%s outside a quantized tensor", v.s.class.name)
 	default:
@@ -119,7 +117,9 @@ func (l *loader) tensor(rec *tensorRecord) (*Tensor, error) {
 			return nil, err
 		}
 		t.Data = make([]float32, v.numel)
-		v.walk(func(out, pos, n, step int) { convert(t.Data[out:out+n], v.s, pos, step) })
+		if err := l.floats(t.Data, v); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
@@ -256,10 +256,10 @@ func (v *view) walk(row func(out, pos, n, step int)) {
 	}
 }
 
-// convert sets dst[i] = float32(storage[pos + i·step]).
-func convert(dst []float32, s *storage, pos, step int) {
-	b := s.data
-	switch s.class.dtype {
+// convert sets dst[i] = float32(storage[pos + i·step]), the storage's raw
+// bytes b holding elements of dtype.
+func convert(dst []float32, b []byte, dtype string, pos, step int) {
+	switch dtype {
 	case "float32":
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*(pos+i*step):]))
@@ -277,6 +277,6 @@ func convert(dst []float32, s *storage, pos, step int) {
 			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*(pos+i*step):])))
 		}
 	default:
-		panic(errors.New("pth: convert: unchecked dtype " + s.class.dtype))
+		panic(errors.New("pth: convert: unchecked dtype " + dtype))
 	}
 }

@@ -89,12 +89,44 @@ func (l *loader) readZip(r io.ReaderAt) error {
 			return fmt.Errorf("storage %q: %s is compressed (method %d); PyTorch stores storages uncompressed",
 				s.key, show(f.Name), f.Method)
 		}
-		var err error
-		if s.data, err = l.readEntry(f, l.size); err != nil {
+		if err := l.locate(r, s, f); err != nil {
 			return fmt.Errorf("storage %q: %w", s.key, err)
 		}
 		return nil
 	})
+}
+
+// locate finds where the data of the stored entry f, storage s, lies in
+// the file; tensors read it from there.
+func (l *loader) locate(r io.ReaderAt, s *storage, f *zip.File) error {
+	if err := l.checkEntry(f, l.size); err != nil {
+		return err
+	}
+	if err := l.claim(f); err != nil {
+		return err
+	}
+	off, err := f.DataOffset()
+	if err != nil {
+		return fmt.Errorf("%s: %w", show(f.Name), truncated(err))
+	}
+	if n := int64(f.CompressedSize64); off < 0 || off > l.size || n > l.size-off {
+		return fmt.Errorf("%s: truncated file (%d bytes needed at offset %d, %d left)", show(f.Name), n, off, l.size-max(off, 0))
+	}
+	s.r, s.off, s.entry, s.located = r, off, f.Name, true
+	// archive/zip checks the CRC only if there is one, or a data descriptor.
+	s.crc, s.checkCRC = f.CRC32, f.CRC32 != 0 || f.Flags&0x8 != 0
+	return nil
+}
+
+// claim adds the entry's bytes to those read from the archive. Entries may
+// overlap in a crafted archive: what all of them together read is bounded
+// by the size of the file.
+func (l *loader) claim(f *zip.File) error {
+	l.zipRead += int64(f.CompressedSize64)
+	if l.zipRead > l.size {
+		return fmt.Errorf("%s: zip entries overlap (they hold more bytes than the file)", show(f.Name))
+	}
+	return nil
 }
 
 // checkEntry checks, before reading anything, that the entry's claimed
@@ -128,11 +160,8 @@ func (l *loader) readEntry(f *zip.File, limit int64) ([]byte, error) {
 	if err := l.checkEntry(f, limit); err != nil {
 		return nil, err
 	}
-	// Entries may overlap in a crafted archive: bound what all of them
-	// together read by the size of the file.
-	l.zipRead += int64(f.CompressedSize64)
-	if l.zipRead > l.size {
-		return nil, fmt.Errorf("%s: zip entries overlap (they hold more bytes than the file)", show(f.Name))
+	if err := l.claim(f); err != nil {
+		return nil, err
 	}
 	rc, err := f.Open()
 	if err != nil {

@@ -28,11 +28,12 @@ func measurePeak(k *kernel) float64 {
 	best := time.Duration(1 << 62)
 	if k.asm == 0 {
 		const m, n, kk = 4, 64, 256
-		a, w, acc := make([]uint8, m*kk), make([]int8, n*kk), make([]int32, m*n)
+		a, acc := make([]uint8, m*kk), make([]int32, m*n)
+		p := Pack(make([]int8, n*kk), n, kk, []float32{1})
 		for range 5 {
 			t := time.Now()
 			for range 10 {
-				mulGeneric(acc, a, m, w, n, kk, 0, n)
+				p.mulGeneric(acc, a, m, 0, n)
 			}
 			best = min(best, time.Since(t))
 		}

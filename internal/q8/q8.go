@@ -44,7 +44,6 @@ var (
 // multiple of 64) and columns past k are zero.
 type Packed struct {
 	n, k    int
-	w       []int8    // row-major n×k, as given to Pack
 	scales  []float32 // as given: 1 or n
 	rowSums []int32   // Σ_p W[j,p], len n
 
@@ -56,8 +55,9 @@ type Packed struct {
 }
 
 // Pack prepacks W (row-major n×k). scales holds one scale per tensor
-// (len 1) or one per row (len n). Pack keeps w (Weights returns it): the
-// caller must not modify it afterwards. It panics if the lengths do not fit.
+// (len 1) or one per row (len n). Pack copies w into the packed layout and
+// does not keep it: a caller that drops w needs memory for W once, not
+// twice (Weights rebuilds it). It panics if the lengths do not fit.
 func Pack(w []int8, n, k int, scales []float32) *Packed {
 	if n < 0 || k < 0 || len(w) != n*k {
 		panic("q8: Pack: len(w) != n*k")
@@ -68,7 +68,7 @@ func Pack(w []int8, n, k int, scales []float32) *Packed {
 	kq := (k + 3) / 4
 	np := (n + tileMax - 1) / tileMax * tileMax
 	p := &Packed{
-		n: n, k: k, w: w, scales: scales,
+		n: n, k: k, scales: scales,
 		rowSums: make([]int32, n),
 		kq:      kq, np: np,
 		b:  make([]int8, np*kq*4),
@@ -103,8 +103,23 @@ func (p *Packed) Rows() int { return p.n }
 // Cols returns k, the number of inputs.
 func (p *Packed) Cols() int { return p.k }
 
-// Weights returns the original row-major W (n×k).
-func (p *Packed) Weights() []int8 { return p.w }
+// Weights returns W row-major (n×k), a new slice rebuilt from the packed
+// layout:
+//
+//	W[j*k+q] = b[(j/16)·kq·64 + (q/4)·64 + 4·(j%16) + q%4]
+func (p *Packed) Weights() []int8 {
+	w := make([]int8, p.n*p.k)
+	if p.k == 0 {
+		return w
+	}
+	for j := range p.n {
+		panel := p.b[(j/16)*p.kq*64+4*(j%16):]
+		for q := range p.k {
+			w[j*p.k+q] = panel[(q/4)*64+q%4]
+		}
+	}
+	return w
+}
 
 // Scales returns the weight scales as given to Pack (1 or n of them).
 func (p *Packed) Scales() []float32 { return p.scales }
@@ -151,10 +166,10 @@ func (p *Packed) MulU8(acc []int32, a []uint8, m int) {
 	kern := impl
 	if kern.asm == 0 || p.k < 4 {
 		if parallel.Threads() == 1 {
-			mulGeneric(acc, a, m, p.w, p.n, p.k, 0, p.n)
+			p.mulGeneric(acc, a, m, 0, p.n)
 			return
 		}
-		parallel.For(p.n, 16*p.grain(m, 16), func(lo, hi int) { mulGeneric(acc, a, m, p.w, p.n, p.k, lo, hi) })
+		parallel.For(p.n, 16*p.grain(m, 16), func(lo, hi int) { p.mulGeneric(acc, a, m, lo, hi) })
 		return
 	}
 	tiles := (p.n + kern.cols - 1) / kern.cols

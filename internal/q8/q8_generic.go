@@ -4,20 +4,37 @@ import "math"
 
 // mulGeneric is the reference of MulU8 for output columns [j0, j1):
 //
-//	acc[i*n+j] = Σ_p a[i*k+p]·w[j*k+p]
-func mulGeneric(acc []int32, a []uint8, m int, w []int8, n, k, j0, j1 int) {
+//	acc[i*n+j] = Σ_p a[i*k+p]·W[j,p]
+func (p *Packed) mulGeneric(acc []int32, a []uint8, m, j0, j1 int) {
+	n, k := p.n, p.k
 	for i := range m {
 		ar := a[i*k : (i+1)*k]
 		out := acc[i*n : (i+1)*n]
 		for j := j0; j < j1; j++ {
-			wr := w[j*k : (j+1)*k]
-			var s int32
-			for p, x := range ar {
-				s += int32(x) * int32(wr[p])
-			}
-			out[j] = s
+			out[j] = p.dot(j, ar)
 		}
 	}
+}
+
+// dot returns Σ_p a[p]·W[j,p] (len(a) = k), reading row j of W from the
+// packed layout, where W[j,p] is b[(j/16)·kq·64 + (p/4)·64 + 4·(j%16) + p%4].
+// The int32 sum wraps, so its order does not matter.
+func (p *Packed) dot(j int, a []uint8) int32 {
+	if len(a) == 0 {
+		return 0
+	}
+	b := p.b[(j/16)*p.kq*64+4*(j%16):]
+	var s int32
+	k4 := len(a) &^ 3
+	for q := 0; q < k4; q += 4 {
+		w := b[16*q : 16*q+4 : 16*q+4] // quad q/4 at byte 64·(q/4)
+		x := a[q : q+4 : q+4]
+		s += int32(x[0])*int32(w[0]) + int32(x[1])*int32(w[1]) + int32(x[2])*int32(w[2]) + int32(x[3])*int32(w[3])
+	}
+	for q := k4; q < len(a); q++ {
+		s += int32(a[q]) * int32(b[16*k4+q%4])
+	}
+	return s
 }
 
 // dequantGeneric is the reference of MulU8Dequant for columns [j0, j1).
@@ -25,16 +42,12 @@ func (p *Packed) dequantGeneric(dst []float32, a []uint8, m int, sa float32, za 
 	var acc [64]int32
 	n, k := p.n, p.k
 	for i := range m {
+		ar := a[i*k : (i+1)*k]
 		for c0 := j0; c0 < j1; c0 += len(acc) {
 			c1 := min(c0+len(acc), j1)
 			s := acc[:c1-c0]
 			for j := c0; j < c1; j++ {
-				wr := p.w[j*k : (j+1)*k]
-				var t int32
-				for q, x := range a[i*k : (i+1)*k] {
-					t += int32(x) * int32(wr[q])
-				}
-				s[j-c0] = t
+				s[j-c0] = p.dot(j, ar)
 			}
 			var bb []float32
 			if bias != nil {

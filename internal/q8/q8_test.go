@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/lstmq/lstmq/internal/parallel"
@@ -253,11 +254,26 @@ func TestMulU8Dequant(t *testing.T) {
 func TestPackAccessors(t *testing.T) {
 	w := []int8{1, -2, 3, 127, -128, 0}
 	p := Pack(w, 2, 3, []float32{0.5, 0.25})
-	if p.Rows() != 2 || p.Cols() != 3 || &p.Weights()[0] != &w[0] || p.Scales()[1] != 0.25 {
-		t.Fatal("accessors")
+	w[0] = 9 // Pack keeps a copy, not w
+	if p.Rows() != 2 || p.Cols() != 3 || !slices.Equal(p.Weights(), []int8{1, -2, 3, 127, -128, 0}) || p.Scales()[1] != 0.25 {
+		t.Fatalf("accessors: Weights() = %v", p.Weights())
 	}
 	if rs := p.RowSums(); rs[0] != 2 || rs[1] != -1 {
 		t.Fatalf("RowSums = %v, want [2 -1]", rs)
+	}
+}
+
+// TestWeightsRoundTrip checks that Weights rebuilds W from the packed
+// layout for sizes around the panel (16 rows) and quad (4 columns) edges.
+func TestWeightsRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 15, 16, 17, 63, 64, 65} {
+		for _, k := range []int{0, 1, 3, 4, 5, 7, 8, 9, 33} {
+			w := randI8(r, n*k)
+			if got := Pack(slices.Clone(w), n, k, []float32{1}).Weights(); !slices.Equal(got, w) {
+				t.Fatalf("n=%d k=%d: Weights() = %v, want %v", n, k, got, w)
+			}
+		}
 	}
 }
 
