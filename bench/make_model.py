@@ -52,11 +52,11 @@ def words(path):
 
 
 def main():
-    src, out = sys.argv[1], sys.argv[2]
+    src, outdir = sys.argv[1], sys.argv[2]
     epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     max_seconds = float(sys.argv[4]) if len(sys.argv) > 4 else float('inf')
     began = time.time()
-    data = os.path.join(out, 'data')
+    data = os.path.join(outdir, 'data')
     os.makedirs(data, exist_ok=True)
     vocab = {}
     for name in ('valid.txt', 'test.txt'):
@@ -125,10 +125,9 @@ def main():
             if batch % 50 == 0:
                 print('| epoch %d | batch %d/%d | loss %.2f | %.0f s' % (
                     epoch, batch, train.size(0) // bptt, loss.item(), time.time() - t0), flush=True)
+        torch.save(model.state_dict(), os.path.join(outdir, 'model.pth'))
         vl = evaluate(valid)
         print('| end of epoch %d | valid loss %.3f | valid ppl %.1f' % (epoch, vl, math.exp(vl)), flush=True)
-    model.eval()
-    torch.save(model.state_dict(), os.path.join(out, 'model.pth'))
 
 
 if __name__ == '__main__':
