@@ -33,5 +33,7 @@
 // *UTF8Error giving the file and the byte offset of the first bad byte.
 //
 // Files are streamed through a bufio.Reader: memory holds the current word,
-// never the whole file or line.
+// never the whole file or line. A word may be at most MaxWord (1 MiB) bytes
+// long, where Python has no limit: a longer one is an error naming the file
+// and offset, so that one hostile line cannot take memory without bound.
 package corpus

@@ -12,6 +12,12 @@ import (
 // EOS is the word appended to every line.
 const EOS = "<eos>"
 
+// MaxWord is the longest word, in bytes, that TokenizeReader accepts.
+// Python's str.split() has no limit, but a "word" of more than a megabyte
+// is not text, and holding one whole would let a single line of a hostile
+// file take memory without bound.
+const MaxWord = 1 << 20
+
 // readSize is the size of the bufio.Reader buffer used by TokenizeReader.
 const readSize = 64 << 10
 
@@ -108,7 +114,10 @@ func tokenize(r io.Reader, name string, d *Dictionary, bufSize int) ([]int32, er
 	return t.ids, nil
 }
 
-var errDictFull = errors.New("dictionary full: more than 2147483647 distinct words")
+var (
+	errDictFull = errors.New("dictionary full: more than 2147483647 distinct words")
+	errLongWord = fmt.Errorf("a word of more than %d bytes (MaxWord)", MaxWord)
+)
 
 // A tokenizer holds the state of TokenizeReader between buffer refills.
 type tokenizer struct {
@@ -143,6 +152,9 @@ func (t *tokenizer) run(br *bufio.Reader) error {
 			if ue, ok := err.(*UTF8Error); ok {
 				ue.Offset += off
 			}
+			if err == errLongWord {
+				return fmt.Errorf("%w, at offset %d", err, off+int64(n))
+			}
 			return err
 		}
 		br.Discard(n)
@@ -152,6 +164,9 @@ func (t *tokenizer) run(br *bufio.Reader) error {
 	// A last line without a line end still counts.
 	if t.inLine {
 		if err := t.endWord(nil); err != nil {
+			if err == errLongWord {
+				return fmt.Errorf("%w, at offset %d", err, off)
+			}
 			return err
 		}
 		return t.endLine()
@@ -210,6 +225,9 @@ func (t *tokenizer) scan(buf []byte) (int, error) {
 				// Incomplete sequence at the end of buf: keep the word
 				// so far and wait for more input.
 				if t.inWord {
+					if len(t.word)+i-start > MaxWord {
+						return i, errLongWord
+					}
 					t.word = append(t.word, buf[start:i]...)
 				}
 				return i, nil
@@ -234,6 +252,9 @@ func (t *tokenizer) scan(buf []byte) (int, error) {
 		i++
 	}
 	if t.inWord {
+		if len(t.word)+len(buf)-start > MaxWord {
+			return len(buf), errLongWord
+		}
 		t.word = append(t.word, buf[start:]...)
 	}
 	return len(buf), nil
@@ -246,6 +267,9 @@ func (t *tokenizer) endWord(tail []byte) error {
 		return nil
 	}
 	t.inWord = false
+	if len(t.word)+len(tail) > MaxWord {
+		return errLongWord
+	}
 	w := tail
 	if len(t.word) > 0 {
 		t.word = append(t.word, tail...)

@@ -373,3 +373,29 @@ func TestEmptyReader(t *testing.T) {
 		t.Errorf("got %v, %v, Len %d; want no ids, no error, empty dictionary", ids, err, d.Len())
 	}
 }
+
+// TestMaxWord checks the word length limit at its edge, with large and
+// tiny read buffers, and for a word ending the input without a newline.
+func TestMaxWord(t *testing.T) {
+	for _, size := range []int{readSize, 16} {
+		for _, end := range []string{"\n", " z\n", ""} {
+			ok := strings.Repeat("w", MaxWord)
+			d := NewDictionary()
+			ids, err := tokenize(strings.NewReader("a "+ok+end), "ok.txt", d, size)
+			if err != nil || len(ids) < 3 || d.Word(ids[1]) != ok {
+				t.Fatalf("size %d end %q: word of MaxWord bytes: %d ids, %v", size, end, len(ids), err)
+			}
+			d = NewDictionary()
+			d.Add("seed")
+			_, err = tokenize(strings.NewReader("a "+ok+"w"+end), "long.txt", d, size)
+			if err == nil || !strings.Contains(err.Error(), "tokenize long.txt: a word of more than 1048576 bytes") || d.Len() != 1 {
+				t.Fatalf("size %d end %q: word of MaxWord+1 bytes: %v, dictionary of %d", size, end, err, d.Len())
+			}
+		}
+	}
+	// A word of 2-byte runes crossing MaxWord inside a rune.
+	_, err := tokenize(strings.NewReader(strings.Repeat("é", MaxWord/2+1)), "runes.txt", NewDictionary(), 15)
+	if err == nil || !strings.Contains(err.Error(), "more than 1048576 bytes") {
+		t.Fatalf("long word of runes: %v", err)
+	}
+}

@@ -95,13 +95,70 @@ type headerEntry struct {
 	DataOffsets [2]int64 `json:"data_offsets"`
 }
 
-// Read reads and checks the safetensors file at path.
+// Read reads and checks the safetensors file at path (see ReadBytes and
+// Parse).
 func Read(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadBytes(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b, path)
+}
+
+// ReadBytes returns the contents of the safetensors file at path, for
+// Parse. It reads and checks the header against the file's size first, so
+// a file whose header does not describe exactly the bytes that follow it
+// (a truncated file, a sparse file of gigabytes) is refused having cost no
+// more than its header.
+func ReadBytes(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return Parse(b, path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s: not a regular file", path)
+	}
+	size := st.Size()
+	var prefix [8]byte
+	if _, err := io.ReadFull(f, prefix[:]); err != nil {
+		return nil, fmt.Errorf("read %s: %d bytes, too short for a safetensors header", path, size)
+	}
+	n, err := headerLen(prefix[:], size, path)
+	if err != nil {
+		return nil, err
+	}
+	hdr := make([]byte, n)
+	if _, err := io.ReadFull(f, hdr); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if _, _, err := parseHeader(hdr, size-8-int64(n), path); err != nil {
+		return nil, err
+	}
+	b := make([]byte, size)
+	copy(b, prefix[:])
+	copy(b[8:], hdr)
+	if _, err := io.ReadFull(f, b[8+n:]); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// headerLen returns the header length that prefix, the first 8 bytes of a
+// file of size bytes, states, checked against MaxHeader and the size.
+func headerLen(prefix []byte, size int64, name string) (int, error) {
+	n := binary.LittleEndian.Uint64(prefix)
+	if n > MaxHeader {
+		return 0, fmt.Errorf("read %s: header length %d exceeds %d", name, n, MaxHeader)
+	}
+	if n > uint64(size-8) {
+		return 0, fmt.Errorf("read %s: header length %d exceeds the file's %d bytes", name, n, size-8)
+	}
+	return int(n), nil
 }
 
 // Parse checks and parses a safetensors file held in b; name is used in
@@ -119,23 +176,35 @@ func Parse(b []byte, name string) (*File, error) {
 	if len(b) < 8 {
 		return nil, fmt.Errorf("read %s: %d bytes, too short for a safetensors header", name, len(b))
 	}
-	n := binary.LittleEndian.Uint64(b)
-	if n > MaxHeader {
-		return nil, fmt.Errorf("read %s: header length %d exceeds %d", name, n, MaxHeader)
+	n, err := headerLen(b, int64(len(b)), name)
+	if err != nil {
+		return nil, err
 	}
-	if n > uint64(len(b)-8) {
-		return nil, fmt.Errorf("read %s: header length %d exceeds the file's %d bytes", name, n, len(b)-8)
-	}
-	hdr := b[8 : 8+n]
 	data := b[8+n:]
+	f, offsets, err := parseHeader(b[8:8+n], int64(len(data)), name)
+	if err != nil {
+		return nil, err
+	}
+	for i := range f.Tensors {
+		o := offsets[i]
+		f.Tensors[i].Data = data[o[0]:o[1]:o[1]]
+	}
+	return f, nil
+}
+
+// parseHeader checks the JSON header hdr against a data section of size
+// bytes and returns the file without the tensors' Data, and the data
+// offsets of each tensor.
+func parseHeader(hdr []byte, size int64, name string) (*File, [][2]int64, error) {
 	if len(hdr) == 0 || hdr[0] != '{' {
-		return nil, fmt.Errorf("read %s: header is not a JSON object", name)
+		return nil, nil, fmt.Errorf("read %s: header is not a JSON object", name)
 	}
 	entries, meta, err := decodeHeader(hdr)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: header: %w", name, err)
+		return nil, nil, fmt.Errorf("read %s: header: %w", name, err)
 	}
 	f := &File{Metadata: meta, byName: make(map[string]int, len(entries))}
+	offsets := make([][2]int64, 0, len(entries))
 	names := make([]string, 0, len(entries))
 	for k := range entries {
 		names = append(names, k)
@@ -150,26 +219,26 @@ func Parse(b []byte, name string) (*File, error) {
 	var next int64
 	for _, k := range names {
 		e := entries[k]
-		t, err := checkEntry(k, e, int64(len(data)))
+		t, err := checkEntry(k, e, size)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: tensor %q: %w", name, k, err)
+			return nil, nil, fmt.Errorf("read %s: tensor %q: %w", name, k, err)
 		}
 		if e.DataOffsets[0] != next {
 			what := "overlaps the previous tensor"
 			if e.DataOffsets[0] > next {
 				what = fmt.Sprintf("leaves a hole at bytes [%d, %d)", next, e.DataOffsets[0])
 			}
-			return nil, fmt.Errorf("read %s: tensor %q: data offset %d %s", name, k, e.DataOffsets[0], what)
+			return nil, nil, fmt.Errorf("read %s: tensor %q: data offset %d %s", name, k, e.DataOffsets[0], what)
 		}
 		next = e.DataOffsets[1]
-		t.Data = data[e.DataOffsets[0]:e.DataOffsets[1]:e.DataOffsets[1]]
 		f.byName[k] = len(f.Tensors)
 		f.Tensors = append(f.Tensors, t)
+		offsets = append(offsets, e.DataOffsets)
 	}
-	if next != int64(len(data)) {
-		return nil, fmt.Errorf("read %s: %d bytes of data after the last tensor", name, int64(len(data))-next)
+	if next != size {
+		return nil, nil, fmt.Errorf("read %s: %d bytes of data after the last tensor", name, size-next)
 	}
-	return f, nil
+	return f, offsets, nil
 }
 
 func checkEntry(name string, e headerEntry, size int64) (Tensor, error) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -189,4 +190,45 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadBytesChecksHeaderFirst reads a 1 GB sparse file whose header
+// describes 4 bytes of data: it must be refused before the data is read,
+// allocating little; a valid file reads whole.
+func TestReadBytesChecksHeaderFirst(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sparse.safetensors")
+	if err := os.WriteFile(path, file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 4)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(path)
+	if b, err := ReadBytes(path); err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("valid file: %d bytes, %v", len(b), err)
+	}
+	if err := os.Truncate(path, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ReadBytes(path)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "bytes of data after the last tensor") {
+		t.Fatalf("sparse file: %v", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("refusing a 1 GB file allocated %d bytes", n)
+	}
+	for _, tc := range []struct{ content, want string }{
+		{"", "too short"},
+		{"\xff\xff\xff\xff\xff\xff\xff\xff{}", "header length 18446744073709551615 exceeds"},
+		{"\x10\x00\x00\x00\x00\x00\x00\x00{}", "exceeds the file's 2 bytes"},
+	} {
+		os.WriteFile(path, []byte(tc.content), 0o644)
+		if _, err := Read(path); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%q: %v, want %q", tc.content, err, tc.want)
+		}
+	}
+	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("folder: %v", err)
+	}
 }

@@ -15,17 +15,17 @@ import (
 
 // evalReport is what `lstmq eval --json` prints.
 type evalReport struct {
-	Model           string  `json:"model"`
-	Split           string  `json:"split"`
-	Loss            float64 `json:"loss"`
-	Perplexity      float64 `json:"perplexity"`
-	Tokens          int     `json:"tokens"`
-	Seconds         float64 `json:"seconds"`
-	TokensPerSecond float64 `json:"tokens_per_second"`
-	Quantization    string  `json:"quantization"`
-	BPTT            int     `json:"bptt"`
-	BatchSize       int     `json:"batch_size"`
-	Threads         int     `json:"threads"`
+	Model           string    `json:"model"`
+	Split           string    `json:"split"`
+	Loss            jsonFloat `json:"loss"`
+	Perplexity      jsonFloat `json:"perplexity"`
+	Tokens          int       `json:"tokens"`
+	Seconds         float64   `json:"seconds"`
+	TokensPerSecond jsonFloat `json:"tokens_per_second"`
+	Quantization    string    `json:"quantization"`
+	BPTT            int       `json:"bptt"`
+	BatchSize       int       `json:"batch_size"`
+	Threads         int       `json:"threads"`
 }
 
 func newEvalCmd() *cobra.Command {
@@ -97,12 +97,12 @@ func newEvalCmd() *cobra.Command {
 		ev.Progress = func(done, _ int) { bar.Set(int64(done)) }
 		r := ev.Run(b)
 		bar.Done()
-		rep := evalReport{Model: modelPath, Split: splitName, Loss: r.Loss, Perplexity: r.Perplexity(), Tokens: r.Tokens,
-			Seconds: r.Seconds, TokensPerSecond: r.TokensPerSecond(), Quantization: lm.quant, BPTT: bptt, BatchSize: batch,
+		rep := evalReport{Model: modelPath, Split: splitName, Loss: jsonFloat(r.Loss), Perplexity: jsonFloat(r.Perplexity()), Tokens: r.Tokens,
+			Seconds: r.Seconds, TokensPerSecond: jsonFloat(r.TokensPerSecond()), Quantization: lm.quant, BPTT: bptt, BatchSize: batch,
 			Threads: parallel.Threads()}
 		out := c.OutOrStdout()
 		if asJSON {
-			if math.IsInf(rep.Perplexity, 0) {
+			if math.IsInf(float64(rep.Perplexity), 1) {
 				rep.Perplexity = math.MaxFloat64
 			}
 			enc := json.NewEncoder(out)
@@ -114,4 +114,16 @@ func newEvalCmd() *cobra.Command {
 		return nil
 	}
 	return c
+}
+
+// jsonFloat is a float64 that JSON-encodes NaN and ±Inf (a model whose
+// weights hold NaN gives a NaN loss) as null, which encoding/json refuses.
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(v)
 }

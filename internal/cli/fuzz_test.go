@@ -204,12 +204,12 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		"zip_empty":     []byte("PK\x05\x06" + strings.Repeat("\x00", 18)),
 		"legacy_magic":  []byte("\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."),
 	}
-	for _, src := range []string{"posix_system.pth", "nontensor.pth", "tiny_legacy.pth"} {
+	for _, src := range []string{"posix_system.pth", "nontensor.pth", "tiny_legacy.pth", "qckpt/tiny.pth", "qckpt/tiny_channel.pth"} {
 		b, err := os.ReadFile(filepath.Join(torchDir, src))
 		if err != nil {
 			t.Fatal(err)
 		}
-		hostile[strings.TrimSuffix(src, ".pth")] = b
+		hostile[strings.NewReplacer("/", "_", ".pth", "").Replace(src)] = b
 	}
 	for name, b := range models {
 		seed("FuzzInspect", name, b)

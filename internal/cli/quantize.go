@@ -128,11 +128,11 @@ float32 and the loss when only that layer is quantized, on the first
 }
 
 type reportRow struct {
-	Layer     string   `json:"layer"`
-	Module    string   `json:"module"`
-	SQNR      *float64 `json:"sqnr_db"` // null for +Inf
-	Loss      float64  `json:"loss"`
-	LossDelta float64  `json:"loss_delta"`
+	Layer     string    `json:"layer"`
+	Module    string    `json:"module"`
+	SQNR      *float64  `json:"sqnr_db"` // null for +Inf
+	Loss      jsonFloat `json:"loss"`
+	LossDelta jsonFloat `json:"loss_delta"`
 }
 
 func reportJSON(rows []quant.LayerReport) []reportRow {
@@ -148,7 +148,7 @@ func reportJSON(rows []quant.LayerReport) []reportRow {
 		if r.Name == "fp32" {
 			mod = "float32 model"
 		}
-		out[i] = reportRow{Layer: r.Name, Module: mod, Loss: r.Loss, LossDelta: r.Loss - fp}
+		out[i] = reportRow{Layer: r.Name, Module: mod, Loss: jsonFloat(r.Loss), LossDelta: jsonFloat(r.Loss - fp)}
 		if !math.IsInf(r.SQNR, 0) && !math.IsNaN(r.SQNR) {
 			v := r.SQNR
 			out[i].SQNR = &v
