@@ -156,19 +156,6 @@ func TestCraftedPth(t *testing.T) {
 	)
 	for _, c := range tests {
 		t.Run(c.name, func(t *testing.T) {
-			if c.name == "nested_lists" {
-				// 2 MB of pickle ("]" × 10^6, "a" × 10^6-1) as the value of
-				// encoder.weight: lstmq fails correctly ("not a tensor
-				// (list)"), but after 1.4 s at 160 MB RSS; at the 8 MiB
-				// data.pkl limit (4×10^6 deep) 555 MB and 4.6 s. One-tuples
-				// ("N", TUPLE1 × 4×10^6) take 185 MB, 10^6 DUPs 70 MB. pth's
-				// opcode walk bounds MARK nesting (256) but not the stack
-				// or the containers the pickle builds: bound the stack depth
-				// and nesting there (a state_dict pickle never nests more
-				// than a few levels, nor holds more than a few thousand
-				// items on its stack).
-				t.Skip("pth bug: a 2 MB pickle of lists nested 10^6 deep takes 160 MB (8 MB: 555 MB); the pickle walk bounds MARKs, not stack depth or nesting")
-			}
 			name := put(t, "crafted/"+c.name+".pth", c.file)
 			r := lstmq(t, "inspect", "--model", name)
 			wantFail(t, r, name)

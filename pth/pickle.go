@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/pickle"
@@ -24,6 +25,20 @@ const maxPickle = 8 << 20
 // maxMarks bounds the nesting of MARKs (a state dict nests 3 deep); gopickle
 // allocates a new stack for each.
 const maxMarks = 256
+
+// maxStack bounds the items on the pickle's stack: pickle pushes a dict's
+// items in SETITEMS batches of 1000 (2000 items) and a list's in APPENDS
+// batches of 1000, so a state dict of any size stays far below it
+// (testdata/torch/save_ref/many.pth, 1000+ keys, peaks at 2008), while
+// gopickle spends a few hundred bytes per item.
+const maxStack = 1 << 14
+
+// maxDepth bounds how deep the containers a pickle builds nest (tuples,
+// lists, dicts, sets, objects' arguments and state), as stackSim counts
+// it: a float32 state dict nests 4 deep, a quantized LSTM's packed params
+// 12 (testdata/torch/qckpt); gopickle's values and our walk over them cost
+// memory and time per level.
+const maxDepth = 64
 
 // maxLong bounds LONG1/LONG4 arguments (bytes): the magic number takes 10;
 // gopickle decodes longer ones in quadratic time.
@@ -149,6 +164,7 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 	}
 	stackGlobal := false
 	marks := 0
+	var st stackSim
 	var pkl []byte
 	read := func(n int64) ([]byte, error) {
 		if capped && n > limit-int64(len(pkl)) {
@@ -216,6 +232,7 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 			return nil, err
 		}
 		at := len(pkl) - 1
+		var arg []byte // a memo index, for GET and PUT
 		switch c := op[0]; c {
 		case '.': // STOP
 			if stackGlobal && (strs["__builtin__"] || strs["copy_reg"]) {
@@ -235,12 +252,16 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 			// no argument
 		case 0x93: // STACK_GLOBAL: names come from the stack; findClass checks them
 			stackGlobal = true
-		case 'K', 'h', 'q', 0x80: // BININT1, BINGET, BINPUT, PROTO
+		case 'K', 0x80: // BININT1, PROTO
 			_, err = read(1)
+		case 'h', 'q': // BINGET, BINPUT
+			arg, err = read(1)
 		case 'M': // BININT2
 			_, err = read(2)
-		case 'J', 'j', 'r': // BININT, LONG_BINGET, LONG_BINPUT
+		case 'J': // BININT
 			_, err = read(4)
+		case 'j', 'r': // LONG_BINGET, LONG_BINPUT
+			arg, err = read(4)
 		case 'G': // BINFLOAT
 			_, err = read(8)
 		case 0x95: // FRAME: its content is opcodes, scanned as they come
@@ -287,8 +308,13 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 			var s string
 			s, err = line()
 			strs[s], lastStr = true, s
-		case 'F', 'I', 'L', 'p', 'g': // FLOAT, INT, LONG, PUT, GET: newline-terminated
+		case 'F', 'I', 'L': // FLOAT, INT, LONG: newline-terminated
 			_, err = line()
+		case 'p', 'g': // PUT, GET: newline-terminated decimal index
+			var s string
+			if s, err = line(); err == nil {
+				arg = []byte(s)
+			}
 		case 'c': // GLOBAL module\nname\n
 			var module, name string
 			if module, err = line(); err == nil {
@@ -309,7 +335,140 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		st.step(op[0], arg)
+		if len(st.items) > maxStack {
+			return nil, fmt.Errorf("pickle: more than %d items on the stack at offset %d", maxStack, at)
+		}
+		if st.deepest > maxDepth {
+			return nil, fmt.Errorf("pickle: containers nested more than %d deep at offset %d", maxDepth, at)
+		}
 	}
+}
+
+// stackSim follows what a pickle's opcodes do to the unpickler's stack
+// without building anything: for each item, how deep containers nest in
+// it (0 for a scalar or string, 1 for an empty tuple, list, dict or set,
+// 1 + the deepest element for one that holds elements; an object counts
+// as its arguments and state), so that scanPickle can refuse a pickle that
+// would make gopickle build a deep or wide structure. Malformed sequences
+// (a pop from an empty stack, a pop to a missing MARK) are left to
+// gopickle to report.
+type stackSim struct {
+	items   []int32 // nesting depth of each item on the stack
+	marks   []int   // len(items) at each open MARK
+	memo    map[uint64]int32
+	deepest int32
+}
+
+func (s *stackSim) push(d int32) {
+	s.items = append(s.items, d)
+	s.deepest = max(s.deepest, d)
+}
+
+// pop removes the top n items (fewer if there are not as many) and returns
+// the deepest of them.
+func (s *stackSim) pop(n int) int32 {
+	n = min(n, len(s.items))
+	d := int32(0)
+	for _, v := range s.items[len(s.items)-n:] {
+		d = max(d, v)
+	}
+	s.items = s.items[:len(s.items)-n]
+	return d
+}
+
+// popMark removes the items above the last MARK and the MARK, and returns
+// the deepest of them.
+func (s *stackSim) popMark() int32 {
+	m := 0
+	if k := len(s.marks); k > 0 {
+		m, s.marks = s.marks[k-1], s.marks[:k-1]
+	}
+	return s.pop(len(s.items) - min(m, len(s.items)))
+}
+
+// fill makes the top item, a container or object, hold values up to d deep.
+func (s *stackSim) fill(d int32) {
+	if k := len(s.items); k > 0 {
+		s.items[k-1] = max(s.items[k-1], d+1)
+		s.deepest = max(s.deepest, s.items[k-1])
+	}
+}
+
+func (s *stackSim) top() int32 {
+	if k := len(s.items); k > 0 {
+		return s.items[k-1]
+	}
+	return 0
+}
+
+// step applies opcode op, with arg its memo index for GET and PUT.
+func (s *stackSim) step(op byte, arg []byte) {
+	switch op {
+	case '(': // MARK
+		s.marks = append(s.marks, len(s.items))
+	case '1': // POP_MARK
+		s.popMark()
+	case 'd', 'l', 't', 0x91: // DICT, LIST, TUPLE, FROZENSET
+		s.push(s.popMark() + 1)
+	case 'e', 'u', 0x90: // APPENDS, SETITEMS, ADDITEMS
+		s.fill(s.popMark())
+	case 'a': // APPEND
+		s.fill(s.pop(1))
+	case 's': // SETITEM
+		s.fill(s.pop(2))
+	case 'b': // BUILD
+		s.fill(s.pop(1))
+	case '}', ']', ')', 0x8f: // EMPTY_DICT, EMPTY_LIST, EMPTY_TUPLE, EMPTY_SET
+		s.push(1)
+	case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
+		s.push(s.pop(int(op-0x85)+1) + 1)
+	case '0': // POP
+		s.pop(1)
+	case '2': // DUP
+		s.push(s.top())
+	case 'R', 0x81: // REDUCE, NEWOBJ: callable or class, arguments
+		d := s.pop(1)
+		s.pop(1)
+		s.push(d)
+	case 0x92: // NEWOBJ_EX: class, arguments, keyword arguments
+		d := s.pop(2)
+		s.pop(1)
+		s.push(d)
+	case 'Q': // BINPERSID
+		s.push(s.pop(1))
+	case 0x93: // STACK_GLOBAL
+		s.pop(2)
+		s.push(0)
+	case 'h', 'j', 'g': // BINGET, LONG_BINGET, GET
+		s.push(s.memo[memoIndex(op, arg)])
+	case 'q', 'r', 'p': // BINPUT, LONG_BINPUT, PUT
+		s.put(memoIndex(op, arg))
+	case 0x94: // MEMOIZE
+		s.put(uint64(len(s.memo)))
+	case 0x80, 0x95: // PROTO, FRAME
+	default: // everything else scanPickle accepts pushes one scalar, string or global
+		s.push(0)
+	}
+}
+
+func (s *stackSim) put(i uint64) {
+	if s.memo == nil {
+		s.memo = map[uint64]int32{}
+	}
+	s.memo[i] = s.top()
+}
+
+// memoIndex decodes the memo index argument of a GET or PUT opcode.
+func memoIndex(op byte, arg []byte) uint64 {
+	switch op {
+	case 'h', 'q':
+		return uint64(arg[0])
+	case 'j', 'r':
+		return uint64(binary.LittleEndian.Uint32(arg))
+	}
+	i, _ := strconv.ParseUint(string(arg), 10, 64)
+	return i
 }
 
 // truncated turns a short read into a "truncated" error.

@@ -73,7 +73,7 @@ func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[stri
 		return nil, nil, fmt.Errorf("cannot save an encoder of type %T", m.Encoder)
 	}
 	addWeight := func(name string, w *Weight) {
-		ts = append(ts, safetensors.FromI8(name, []int{w.Rows, w.Cols}, w.Q))
+		ts = append(ts, safetensors.FromI8(name, []int{w.Rows, w.Cols}, w.Q()))
 		shape := []int{len(w.Scales)}
 		if w.Block > 0 {
 			shape = []int{w.Rows, len(w.Scales) / max(w.Rows, 1)}
@@ -165,11 +165,15 @@ func Load(path string) (*model.Model, []string, error) {
 
 // LoadMeta is Load that also returns the file's metadata.
 func LoadMeta(path string) (*model.Model, []string, map[string]string, error) {
-	b, err := safetensors.ReadBytes(path) // checks the header before reading the data
+	// Open checks the header against the file's size, and the tensors are
+	// read from the file straight into the model's slices: the file is
+	// never in memory as a whole.
+	f, err := safetensors.Open(path)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return parseModel(b, path)
+	defer f.Close()
+	return loadFile(f, path)
 }
 
 // parseModel decodes a model file held in b; name is used in errors.
@@ -178,6 +182,11 @@ func parseModel(b []byte, name string) (*model.Model, []string, map[string]strin
 	if err != nil {
 		return nil, nil, nil, err // "read NAME: …" already
 	}
+	return loadFile(f, name)
+}
+
+// loadFile decodes the model of the parsed file f; name is used in errors.
+func loadFile(f *safetensors.File, name string) (*model.Model, []string, map[string]string, error) {
 	m, vocab, err := decodeModel(f)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("load %s: %w", name, err)
@@ -328,7 +337,10 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		q, _ := t.U8()
+		q, err := t.U8()
+		if err != nil {
+			return nil, nil, err
+		}
 		sc, err := d.f32("encoder.weight.scale", ntoken)
 		if err != nil {
 			return nil, nil, err

@@ -193,13 +193,13 @@ func TestGoldenWeights(t *testing.T) {
 						t.Errorf("%s/%s %s: zero point %v, want 0", engine, c.scheme, name, z)
 					}
 				}
-				bad := 0
+				wq, bad := w.Q(), 0
 				for i, q := range want.Int8 {
-					if w.Q[i] != q {
+					if i >= len(wq) || wq[i] != q {
 						bad++
 					}
 				}
-				if bad > 0 || len(w.Q) != len(want.Int8) {
+				if bad > 0 || len(wq) != len(want.Int8) {
 					t.Errorf("%s/%s %s: %d of %d int8 values differ", engine, c.scheme, name, bad, len(want.Int8))
 				}
 			}

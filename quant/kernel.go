@@ -4,22 +4,22 @@ import "github.com/lstmq/lstmq/internal/q8"
 
 // newKernel picks the product for w: internal/q8's packed kernels, one
 // matrix for per tensor and per channel scales, one per block of inputs for
-// block scales (q8 has one scale per row).
-func newKernel(w *Weight) kernel {
+// block scales (q8 has one scale per row). q is W_q row-major.
+func newKernel(w *Weight, q []int8) kernel {
 	if w.Block == 0 {
-		return q8Kernel{q8.Pack(w.Q, w.Rows, w.Cols, w.Scales)}
+		return q8Kernel{q8.Pack(q, w.Rows, w.Cols, w.Scales)}
 	}
 	nb := (w.Cols + w.Block - 1) / w.Block
 	k := &blockKernel{n: w.Rows, k: w.Cols, block: w.Block}
 	for b := range nb {
 		p0, p1 := b*w.Block, min((b+1)*w.Block, w.Cols)
-		q := make([]int8, 0, w.Rows*(p1-p0))
+		qb := make([]int8, 0, w.Rows*(p1-p0))
 		s := make([]float32, w.Rows)
 		for j := range w.Rows {
-			q = append(q, w.Q[j*w.Cols+p0:j*w.Cols+p1]...)
+			qb = append(qb, q[j*w.Cols+p0:j*w.Cols+p1]...)
 			s[j] = w.Scales[j*nb+b]
 		}
-		k.packs = append(k.packs, q8.Pack(q, w.Rows, p1-p0, s))
+		k.packs = append(k.packs, q8.Pack(qb, w.Rows, p1-p0, s))
 	}
 	return k
 }

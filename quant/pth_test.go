@@ -115,7 +115,7 @@ func TestLoadPthGolden(t *testing.T) {
 			}
 			for key, pw := range want {
 				w := got[key]
-				if w == nil || w.Rows != pw.Shape[0] || w.Cols != pw.Shape[1] || !slices.Equal(w.Q, pw.Int8) {
+				if w == nil || w.Rows != pw.Shape[0] || w.Cols != pw.Shape[1] || !slices.Equal(w.Q(), pw.Int8) {
 					t.Errorf("%s: int8 values differ from PyTorch's int_repr()", key)
 					continue
 				}
@@ -141,7 +141,7 @@ func TestLoadPthGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			for key, rw := range quantizedWeights(t, ref) {
-				if w := got[key]; !slices.Equal(w.Q, rw.Q) || !slices.Equal(w.Scales, rw.Scales) {
+				if w := got[key]; !slices.Equal(w.Q(), rw.Q()) || !slices.Equal(w.Scales, rw.Scales) {
 					t.Errorf("%s: differs from Quantize(fp32.pth, %s)", key, s)
 				}
 			}

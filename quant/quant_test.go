@@ -172,7 +172,7 @@ func TestKernelsAgree(t *testing.T) {
 				got[m*n+i] = -7
 			}
 			wt.kern.mulDequant(got[:m*n], a, m, 0.01, 37, bias)
-			genericKernel{wt}.mulDequant(want, a, m, 0.01, 37, bias)
+			genericKernel{wt, wt.Q()}.mulDequant(want, a, m, 0.01, 37, bias)
 			if !slices.Equal(got[:m*n], want) {
 				t.Errorf("%v %s: q8 (%s) and generic products differ", sh, gran, q8.Kernel())
 			}
@@ -492,5 +492,41 @@ func TestSchemesHeavyTailed(t *testing.T) {
 	}
 	if db["channel"] < db["pytorch"]+3 || db["channel-act8"] < db["channel"] || db["block32-act8"] < db["channel-act8"] {
 		t.Errorf("SQNR not ordered pytorch+3 dB ≤ channel ≤ channel-act8 ≤ block32-act8: %v", db)
+	}
+}
+
+// TestWeightQ checks that Q rebuilds the row-major int8 matrix given to
+// NewWeight from the packed kernels, for every granularity, with sizes
+// around q8's panels (16 rows, 4 inputs) and partial last blocks.
+func TestWeightQ(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, sh := range [][2]int{{1, 1}, {17, 5}, {16, 64}, {33, 70}} {
+		n, k := sh[0], sh[1]
+		q := make([]int8, n*k)
+		for i := range q {
+			q[i] = int8(r.IntN(255) - 127)
+		}
+		for _, block := range []int{0, 8, 32} {
+			nb := 1
+			if block > 0 {
+				nb = (k + block - 1) / block
+			}
+			for _, ns := range []int{1, n * nb} {
+				if block > 0 && ns == 1 && n*nb != 1 {
+					continue
+				}
+				scales := make([]float32, ns)
+				for i := range scales {
+					scales[i] = 0.01
+				}
+				w, err := NewWeight(q, n, k, scales, block)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := w.Q(); !slices.Equal(got, q) {
+					t.Errorf("%d×%d block %d, %d scales: Q() differs from the matrix given", n, k, block, ns)
+				}
+			}
+		}
 	}
 }

@@ -7,15 +7,18 @@ import (
 	"github.com/lstmq/lstmq/internal/q8"
 )
 
-// Weight is an int8 weight matrix W_q (Rows×Cols, row-major, PyTorch's
-// layout) with symmetric scales (zero point 0): W ≈ scale·W_q with
+// Weight is an int8 weight matrix W_q (Rows×Cols; PyTorch's layout is
+// row-major) with symmetric scales (zero point 0): W ≈ scale·W_q with
 //
 //	Block == 0, len(Scales) == 1:     one scale (per tensor)
 //	Block == 0, len(Scales) == Rows:  Scales[j] for row j (per channel)
 //	Block  > 0:                        Scales[j*nb+b] for row j, inputs
 //	                                   [b·Block, (b+1)·Block), nb = ceil(Cols/Block)
+//
+// W_q is held only in the layout of the kernel that runs it (internal/q8's
+// packed panels, one matrix per block of inputs for block scales); Q
+// rebuilds the row-major matrix when one is needed (to save the model).
 type Weight struct {
-	Q          []int8
 	Rows, Cols int
 	Scales     []float32
 	Block      int
@@ -24,7 +27,8 @@ type Weight struct {
 	kern    kernel
 }
 
-// NewWeight checks the shapes and precomputes the row sums.
+// NewWeight checks the shapes, precomputes the row sums and packs q
+// (row-major Rows×Cols) for the kernel; q is not kept.
 func NewWeight(q []int8, rows, cols int, scales []float32, block int) (*Weight, error) {
 	if rows < 0 || cols < 0 || len(q) != rows*cols {
 		return nil, fmt.Errorf("quant: weight of %d values is not %d×%d", len(q), rows, cols)
@@ -46,7 +50,7 @@ func NewWeight(q []int8, rows, cols int, scales []float32, block int) (*Weight, 
 			return nil, fmt.Errorf("quant: invalid scale %v", s)
 		}
 	}
-	w := &Weight{Q: q, Rows: rows, Cols: cols, Scales: scales, Block: block}
+	w := &Weight{Rows: rows, Cols: cols, Scales: scales, Block: block}
 	bs := cols
 	if block > 0 {
 		bs = block
@@ -57,8 +61,28 @@ func NewWeight(q []int8, rows, cols int, scales []float32, block int) (*Weight, 
 			w.rowSums[j*nb+p/max(bs, 1)] += int32(v)
 		}
 	}
-	w.kern = newKernel(w)
+	w.kern = newKernel(w, q)
 	return w, nil
+}
+
+// Q returns W_q row-major (Rows×Cols), a new slice rebuilt from the packed
+// kernel: W_q[j*Cols+p] is weight p of output j.
+func (w *Weight) Q() []int8 {
+	switch k := w.kern.(type) {
+	case q8Kernel:
+		return k.p.Weights()
+	case *blockKernel:
+		q := make([]int8, w.Rows*w.Cols)
+		for b, p := range k.packs {
+			p0, bw := b*w.Block, p.Cols()
+			pq := p.Weights()
+			for j := range w.Rows {
+				copy(q[j*w.Cols+p0:j*w.Cols+p0+bw], pq[j*bw:(j+1)*bw])
+			}
+		}
+		return q
+	}
+	panic("quant: weight without a kernel")
 }
 
 // QScheme is PyTorch's name of the weight's quantization scheme.
@@ -83,10 +107,11 @@ func (w *Weight) kind() string {
 
 // Dequantize returns scale·W_q as float32, row-major.
 func (w *Weight) Dequantize() []float32 {
-	out := make([]float32, len(w.Q))
+	q := w.Q()
+	out := make([]float32, len(q))
 	for j := range w.Rows {
 		for p := range w.Cols {
-			out[j*w.Cols+p] = float32(w.Q[j*w.Cols+p]) * w.scale(j, p)
+			out[j*w.Cols+p] = float32(q[j*w.Cols+p]) * w.scale(j, p)
 		}
 	}
 	return out
@@ -113,8 +138,12 @@ type kernel interface {
 }
 
 // genericKernel is the pure-Go reference: exact int32 products, then one
-// dequantization per output (per block for block scales).
-type genericKernel struct{ w *Weight }
+// dequantization per output (per block for block scales). q is W_q
+// row-major.
+type genericKernel struct {
+	w *Weight
+	q []int8
+}
 
 func (g genericKernel) mulDequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
 	w := g.w
@@ -127,7 +156,7 @@ func (g genericKernel) mulDequant(dst []float32, a []uint8, m int, sa float32, z
 		for i := range m {
 			ar := a[i*k : (i+1)*k]
 			for j := lo; j < hi; j++ {
-				wr := w.Q[j*k : (j+1)*k]
+				wr := g.q[j*k : (j+1)*k]
 				var sum float32
 				for b := range nb {
 					p0, p1 := b*bs, min((b+1)*bs, k)

@@ -3,56 +3,81 @@ package safetensors
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
+	"math/bits"
+	"unsafe"
 )
 
 // F32 returns a float32 tensor's values.
 func (t *Tensor) F32() ([]float32, error) {
-	if err := t.want(F32); err != nil {
+	out, err := values[float32](t, F32)
+	if err != nil {
 		return nil, err
 	}
-	out := make([]float32, len(t.Data)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+	if bigEndian {
+		for i, v := range out {
+			out[i] = math.Float32frombits(bits.ReverseBytes32(math.Float32bits(v)))
+		}
 	}
 	return out, nil
 }
 
 // I32 returns an int32 tensor's values.
 func (t *Tensor) I32() ([]int32, error) {
-	if err := t.want(I32); err != nil {
+	out, err := values[int32](t, I32)
+	if err != nil {
 		return nil, err
 	}
-	out := make([]int32, len(t.Data)/4)
-	for i := range out {
-		out[i] = int32(binary.LittleEndian.Uint32(t.Data[4*i:]))
+	if bigEndian {
+		for i, v := range out {
+			out[i] = int32(bits.ReverseBytes32(uint32(v)))
+		}
 	}
 	return out, nil
 }
 
 // I8 returns an int8 tensor's values.
-func (t *Tensor) I8() ([]int8, error) {
-	if err := t.want(I8); err != nil {
-		return nil, err
-	}
-	out := make([]int8, len(t.Data))
-	for i, b := range t.Data {
-		out[i] = int8(b)
-	}
-	return out, nil
-}
+func (t *Tensor) I8() ([]int8, error) { return values[int8](t, I8) }
 
 // U8 returns a uint8 tensor's values (a copy).
-func (t *Tensor) U8() ([]uint8, error) {
-	if err := t.want(U8); err != nil {
+func (t *Tensor) U8() ([]uint8, error) { return values[uint8](t, U8) }
+
+// bigEndian reports whether the host stores numbers big-endian, so that the
+// little-endian data read into a slice needs its bytes swapped.
+var bigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
+
+// values returns a new slice of t's numel values of type d, the raw
+// little-endian bytes copied (or, for a tensor of an opened File, read from
+// the file) straight into its memory.
+func values[T float32 | int32 | int8 | uint8](t *Tensor, d DType) ([]T, error) {
+	if err := t.want(d); err != nil {
 		return nil, err
 	}
-	return append([]uint8(nil), t.Data...), nil
+	out := make([]T, t.Numel())
+	if len(out) == 0 {
+		return out, nil
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), len(out)*d.Size())
+	if t.Data != nil || t.src == nil {
+		copy(b, t.Data)
+		return out, nil
+	}
+	if _, err := t.src.ReadAt(b, t.off); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
+	}
+	return out, nil
 }
 
 func (t *Tensor) want(d DType) error {
 	if t.DType != d {
 		return fmt.Errorf("tensor %q is %s, want %s", t.Name, t.DType, d)
+	}
+	if t.Data == nil && t.src != nil {
+		return nil // Open checked the size against the header
 	}
 	if len(t.Data) != t.Numel()*d.Size() {
 		return fmt.Errorf("tensor %q: %d bytes for %s%v", t.Name, len(t.Data), d, t.Shape)

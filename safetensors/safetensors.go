@@ -61,7 +61,10 @@ type Tensor struct {
 	Name  string
 	DType DType
 	Shape []int
-	Data  []byte
+	Data  []byte // nil for a tensor of a File from Open: its data stays in the file
+
+	src io.ReaderAt // Open: the file, and the offset of the data in it
+	off int64
 }
 
 // Numel returns the number of elements, the product of Shape.
@@ -78,6 +81,7 @@ type File struct {
 	Tensors  []Tensor // in the order of their data
 	Metadata map[string]string
 	byName   map[string]int
+	file     *os.File // Open's file, closed by Close
 }
 
 // Tensor returns the tensor called name.
@@ -105,6 +109,71 @@ func Read(path string) (*File, error) {
 	return Parse(b, path)
 }
 
+// Open reads and checks the header of the safetensors file at path, as
+// ReadBytes does, and returns the file without reading its data: each
+// tensor's Data is nil, and F32, I8, U8 and I32 read the values straight
+// from the file into the slice they return, so that a model is never in
+// memory twice. Close the File when done.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	sf, _, err := readHeader(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	sf.file = f
+	return sf, nil
+}
+
+// Close closes the file that Open opened; it does nothing for a File from
+// Parse.
+func (f *File) Close() error {
+	if f.file == nil {
+		return nil
+	}
+	err := f.file.Close()
+	f.file = nil
+	return err
+}
+
+// readHeader reads and checks the header of the open file f (named path)
+// against its size: the File with each tensor's data left in f, and the
+// header's 8-byte prefix and JSON.
+func readHeader(f *os.File, path string) (*File, []byte, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("read %s: not a regular file", path)
+	}
+	size := st.Size()
+	var prefix [8]byte
+	if _, err := io.ReadFull(f, prefix[:]); err != nil {
+		return nil, nil, fmt.Errorf("read %s: %d bytes, too short for a safetensors header", path, size)
+	}
+	n, err := headerLen(prefix[:], size, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	hdr := make([]byte, 8+n)
+	copy(hdr, prefix[:])
+	if _, err := io.ReadFull(f, hdr[8:]); err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	sf, offsets, err := parseHeader(hdr[8:], size-8-int64(n), path)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range sf.Tensors {
+		sf.Tensors[i].src, sf.Tensors[i].off = f, 8+int64(n)+offsets[i][0]
+	}
+	return sf, hdr, nil
+}
+
 // ReadBytes returns the contents of the safetensors file at path, for
 // Parse. It reads and checks the header against the file's size first, so
 // a file whose header does not describe exactly the bytes that follow it
@@ -116,33 +185,18 @@ func ReadBytes(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("read %s: not a regular file", path)
-	}
-	size := st.Size()
-	var prefix [8]byte
-	if _, err := io.ReadFull(f, prefix[:]); err != nil {
-		return nil, fmt.Errorf("read %s: %d bytes, too short for a safetensors header", path, size)
-	}
-	n, err := headerLen(prefix[:], size, path)
+	sf, hdr, err := readHeader(f, path)
 	if err != nil {
 		return nil, err
 	}
-	hdr := make([]byte, n)
-	if _, err := io.ReadFull(f, hdr); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if _, _, err := parseHeader(hdr, size-8-int64(n), path); err != nil {
-		return nil, err
+	size := int64(len(hdr))
+	if k := len(sf.Tensors); k > 0 {
+		t := &sf.Tensors[k-1]
+		size = t.off + int64(t.Numel()*t.DType.Size())
 	}
 	b := make([]byte, size)
-	copy(b, prefix[:])
-	copy(b[8:], hdr)
-	if _, err := io.ReadFull(f, b[8+n:]); err != nil {
+	copy(b, hdr)
+	if _, err := io.ReadFull(f, b[len(hdr):]); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return b, nil

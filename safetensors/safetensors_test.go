@@ -232,3 +232,62 @@ func TestReadBytesChecksHeaderFirst(t *testing.T) {
 		t.Errorf("folder: %v", err)
 	}
 }
+
+// TestOpen reads the tensors of an opened file straight from the file: the
+// same values as Read's, the same checks on the header, and an error naming
+// the tensor when the file is cut short after Open.
+func TestOpen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.safetensors")
+	meta := map[string]string{"k": "v"}
+	if err := Write(path, sample(), meta); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !reflect.DeepEqual(f.Metadata, meta) || len(f.Tensors) != len(sample()) {
+		t.Fatalf("metadata %v, %d tensors", f.Metadata, len(f.Tensors))
+	}
+	get := func(name string) *Tensor {
+		t.Helper()
+		tn, ok := f.Tensor(name)
+		if !ok || tn.Data != nil {
+			t.Fatalf("tensor %s: ok %v, data in memory %v", name, ok, tn != nil && tn.Data != nil)
+		}
+		return tn
+	}
+	if v, err := get("w").F32(); err != nil || !reflect.DeepEqual(v, []float32{1, -2.5, 3e-8, 4}) {
+		t.Errorf("w: F32() = %v, %v", v, err)
+	}
+	if v, err := get("q").I8(); err != nil || !reflect.DeepEqual(v, []int8{-128, 0, 127}) {
+		t.Errorf("q: I8() = %v, %v", v, err)
+	}
+	if v, err := get("u").U8(); err != nil || len(v) != 0 {
+		t.Errorf("u: U8() = %v, %v", v, err)
+	}
+	if v, err := get("z").I32(); err != nil || !reflect.DeepEqual(v, []int32{-7}) {
+		t.Errorf("z: I32() = %v, %v", v, err)
+	}
+	if _, err := get("w").I8(); err == nil || !strings.Contains(err.Error(), `tensor "w" is F32, want I8`) {
+		t.Errorf("I8() of an F32 tensor: %v", err)
+	}
+	st, _ := os.Stat(path)
+	if err := os.Truncate(path, st.Size()-2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get("z").I32(); err == nil || !strings.Contains(err.Error(), `tensor "z"`) {
+		t.Errorf("tensor cut short after Open: %v", err)
+	}
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("truncated file: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("folder: %v", err)
+	}
+}
