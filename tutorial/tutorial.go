@@ -97,6 +97,8 @@ func Run(ctx context.Context, opt Options, w io.Writer) (*Summary, error) {
 		if opt.WorkDir, err = os.MkdirTemp("", "lstmq-tutorial"); err != nil {
 			return nil, err
 		}
+	} else if err := os.MkdirAll(opt.WorkDir, 0o755); err != nil {
+		return nil, err
 	}
 	sum := &Summary{}
 
