@@ -49,11 +49,11 @@ type Options struct {
 }
 
 // DefaultTrain is the built-in default's model and training: a 2-layer
-// LSTM of 128 units with tied weights, one epoch over the synthetic corpus.
+// LSTM of 128 units with tied weights, two epochs over the synthetic corpus.
 func DefaultTrain() train.Config {
 	c := train.Defaults()
 	c.EmSize, c.NHid, c.NLayers, c.Tied = 128, 128, 2, true
-	c.Epochs, c.Dropout, c.LogInterval = 1, 0.1, 100
+	c.Epochs, c.Dropout, c.LogInterval = 2, 0.1, 100
 	return c
 }
 
