@@ -1,6 +1,6 @@
 """PyTorch's word_language_model main.py loop (LSTM), for comparing lstmq train against it side by side.
 
-usage: /usr/bin/python3 bench/torch_train.py DATA_DIR THREADS [EPOCHS] [--tied]
+usage: /usr/bin/python3 bench/torch_train.py DATA_DIR THREADS [EPOCHS] [--tied] [--max-batches N]
 Defaults as main.py: emsize 200, nhid 200, 2 layers, lr 20, clip 0.25, batch 20, bptt 35, dropout 0.2, seed 1111.
 Prints main.py-like lines and, at the end, one JSON line:
 {"impl": "pytorch", "valid_loss": ..., "words_per_second": ..., "train_seconds": ...}
@@ -57,6 +57,7 @@ def main():
     data_dir, threads = sys.argv[1], int(sys.argv[2])
     epochs = int(sys.argv[3]) if len(sys.argv) > 3 and not sys.argv[3].startswith('-') else 1
     tied = '--tied' in sys.argv
+    max_batches = int(sys.argv[sys.argv.index('--max-batches') + 1]) if '--max-batches' in sys.argv else 0
     torch.set_num_threads(threads)
     torch.manual_seed(1111)
     ntok, (train, valid, _) = tokenize([os.path.join(data_dir, n) for n in ('train.txt', 'valid.txt', 'test.txt')])
@@ -80,6 +81,8 @@ def main():
         model.train()
         hidden = (torch.zeros(2, bsz, 200), torch.zeros(2, bsz, 200))
         for batch, i in enumerate(range(0, train_data.size(0) - 1, bptt)):
+            if max_batches and batch >= max_batches:
+                break
             t0 = time.time()
             sl = min(bptt, train_data.size(0) - 1 - i)
             x, y = train_data[i:i + sl], train_data[i + 1:i + 1 + sl].reshape(-1)
@@ -96,6 +99,9 @@ def main():
             if batch % 200 == 0 and batch > 0:
                 print('| epoch %3d | %5d/%5d batches | loss %5.2f | %.0f words/s' % (
                     epoch, batch, len(train_data) // bptt, loss.item(), words / train_time), flush=True)
+        if max_batches:  # a throughput run: no validation
+            vl = float('nan')
+            continue
         vl = evaluate(val_data)
         print('| end of epoch %3d | valid loss %5.2f | valid ppl %8.2f' % (epoch, vl, math.exp(vl)), flush=True)
     print(json.dumps({"impl": "pytorch", "valid_loss": vl, "words_per_second": words / train_time,
