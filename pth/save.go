@@ -1,16 +1,15 @@
 package pth
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lstmq/lstmq/internal/atomicfile"
 )
 
 // ModuleVersion is one entry of a state dict's _metadata: the dotted name
@@ -76,7 +75,7 @@ func SaveWith(path string, keys []string, tensors map[string]*Tensor, opts SaveO
 	if err != nil {
 		return fmt.Errorf("save %s: %w", show(path), err)
 	}
-	if err := writeAtomic(path, func(w io.Writer) error { return enc.write(w, archiveName(path)) }); err != nil {
+	if err := atomicfile.WriteFile(path, 0o644, func(w io.Writer) error { return enc.write(w, archiveName(path)) }); err != nil {
 		return fmt.Errorf("save %s: %w", show(path), err)
 	}
 	return nil
@@ -296,47 +295,4 @@ func sameTensor(a, b *Tensor) bool {
 		}
 	}
 	return true
-}
-
-// writeAtomic writes what write writes to a temporary file beside path,
-// syncs it and renames it to path.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	// CreateTemp makes the file private; a checkpoint is not.
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err = write(w); err != nil {
-		return err
-	}
-	if err = w.Flush(); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	// Make the rename durable; not every filesystem supports syncing a
-	// folder, and the data itself is already safe.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
