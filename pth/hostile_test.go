@@ -230,7 +230,7 @@ func TestHostilePickle(t *testing.T) {
 		{"os.system", []byte("\x80\x02cos\nsystem\nX\x02\x00\x00\x00ls\x85R."), "refusing to load global os.system"},
 		{"nested eval", cat(od, []byte("(X\x01\x00\x00\x00wcbuiltins\neval\nX\x01\x00\x00\x001\x85Ru.")), "refusing to load global builtins.eval"},
 		{"stack global", []byte("\x80\x04\x8c\x08builtins\x94\x8c\x04exec\x94\x93."), "refusing to load global builtins.exec"},
-		{"stack global builtin", []byte("\x80\x04\x8c\x0b__builtin__\x8c\x06object\x93)\x81."), "STACK_GLOBAL with module __builtin__"},
+		{"stack global builtin", []byte("\x80\x04\x8c\x0b__builtin__\x8c\x06object\x93)\x81."), "STACK_GLOBAL (first at offset 23) with module __builtin__"},
 		{"copy_reg", []byte("\x80\x02ccopy_reg\n_reconstructor\n."), "refusing to load global copy_reg._reconstructor"},
 		{"quint8", cat(od, []byte("ctorch\nquint8\n.")), "quantized checkpoints are not supported beyond quantize_dynamic's qint8 weights (found global torch.quint8)"},
 		{"float16 dynamic", cat(od, []byte("ctorch\nfloat16\n.")), "(found global torch.float16)"},

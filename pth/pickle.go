@@ -162,7 +162,7 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 	if capped {
 		limit = maxPickle
 	}
-	stackGlobal := false
+	stackGlobal := -1 // offset of the first STACK_GLOBAL
 	marks := 0
 	var st stackSim
 	var pkl []byte
@@ -235,10 +235,10 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 		var arg []byte // a memo index, for GET and PUT
 		switch c := op[0]; c {
 		case '.': // STOP
-			if stackGlobal && (strs["__builtin__"] || strs["copy_reg"]) {
+			if stackGlobal >= 0 && (strs["__builtin__"] || strs["copy_reg"]) {
 				// gopickle resolves these two modules itself,
 				// before asking findClass.
-				return nil, errors.New("refusing pickle: STACK_GLOBAL with module __builtin__ or copy_reg")
+				return nil, fmt.Errorf("refusing pickle: STACK_GLOBAL (first at offset %d) with module __builtin__ or copy_reg", stackGlobal)
 			}
 			return pkl, nil
 		case '(': // MARK
@@ -251,7 +251,9 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 			'Q', 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x92, 0x94:
 			// no argument
 		case 0x93: // STACK_GLOBAL: names come from the stack; findClass checks them
-			stackGlobal = true
+			if stackGlobal < 0 {
+				stackGlobal = at
+			}
 		case 'K', 0x80: // BININT1, PROTO
 			_, err = read(1)
 		case 'h', 'q': // BINGET, BINPUT
@@ -482,12 +484,17 @@ func truncated(err error) error {
 // unpickle runs gopickle on a scanned pickle with our allow-list and
 // persistent_load.
 func unpickle(pkl []byte, persistentLoad func(any) (any, error)) (v any, err error) {
+	r := bytes.NewReader(pkl)
 	defer func() {
 		if p := recover(); p != nil {
 			v, err = nil, fmt.Errorf("pickle: malformed (%v)", p)
 		}
+		if err != nil {
+			// The opcode that failed is the last byte read.
+			err = fmt.Errorf("%w at offset %d", err, len(pkl)-r.Len()-1)
+		}
 	}()
-	u := pickle.NewUnpickler(bytes.NewReader(pkl))
+	u := pickle.NewUnpickler(r)
 	u.FindClass = findClass
 	u.PersistentLoad = persistentLoad
 	return u.Load()

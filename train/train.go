@@ -203,6 +203,10 @@ func scaleAll(ts [][]float32, c float32) {
 	}
 }
 
+// ErrSmallCorpus is returned by Train when a split has fewer than two rows
+// after batchify: too few tokens to train on, validate or test.
+var ErrSmallCorpus = errors.New("corpus too small")
+
 // Train trains a model on c.Train as main.py does and returns the best
 // model (lowest validation loss). Each epoch runs truncated BPTT over the
 // training batches from a zero state, logging every LogInterval batches;
@@ -233,8 +237,8 @@ func Train(ctx context.Context, c *corpus.Corpus, cfg Config, log io.Writer) (*m
 	valData := corpus.Batchify(c.Valid, EvalBatchSize)
 	testData := corpus.Batchify(c.Test, EvalBatchSize)
 	if trainData.Steps < 2 || valData.Steps < 2 || testData.Steps < 2 {
-		return nil, sum, fmt.Errorf("train: corpus too small: %d, %d and %d rows after batchify (need at least 2 each)",
-			trainData.Steps, valData.Steps, testData.Steps)
+		return nil, sum, fmt.Errorf("%w: train, valid and test give %d, %d and %d rows after batchify (need at least 2 each)",
+			ErrSmallCorpus, trainData.Steps, valData.Steps, testData.Steps)
 	}
 
 	n := newNet(p, cfg.Dropout, cfg.Seed)

@@ -26,7 +26,7 @@ import (
 //
 // and plain go test runs every seed as a test.
 
-var updateFuzzSeeds = flag.Bool("cli.update-fuzz-seeds", false, "rewrite testdata/fuzz/{FuzzInspect,FuzzEval,FuzzVocab}")
+var updateFuzzSeeds = flag.Bool("cli.update-fuzz-seeds", false, "rewrite the seed corpora of the Fuzz targets in testdata/fuzz")
 
 // fuzzCorpus is the corpus the fuzzed models are evaluated on: its
 // dictionary is a b c <eos> d e, 6 words.
@@ -111,6 +111,106 @@ func FuzzVocab(f *testing.F) {
 		checkRun(t, code, errb.String(), dir)
 		if code == 0 && !strings.Contains(out.String(), "<eos>\n") {
 			t.Fatalf("vocabulary without <eos>: %q", out.String())
+		}
+	})
+}
+
+// checkOutput fails t unless out is complete after a run that succeeded
+// and absent after one that failed (nothing was there before), with no
+// temporary file left in its folder.
+func checkOutput(t *testing.T, code int, out string) {
+	t.Helper()
+	_, err := os.Stat(out)
+	if code == 0 && err != nil {
+		t.Fatalf("exit 0 but %v", err)
+	}
+	if code != 0 && err == nil {
+		t.Fatalf("exit %d but %s was written", code, out)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(out))
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Fatalf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+// fuzzModelDir writes fuzzCorpus with an arbitrary split and model file
+// into a new folder and returns the folder and the model's path.
+func fuzzModelDir(t *testing.T, mb []byte, split string, sb []byte) (dir, path string) {
+	dir = t.TempDir()
+	writeDir(t, dir, fuzzCorpus)
+	if err := os.WriteFile(filepath.Join(dir, split), sb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(dir, "m.bin")
+	if err := os.WriteFile(path, mb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, path
+}
+
+// checkModelRun is checkRun for a command given a model file and a
+// corpus folder, either of which may be the one it names.
+func checkModelRun(t *testing.T, code int, stderr, dir, path string) {
+	t.Helper()
+	if code == 1 && !strings.Contains(stderr, path) {
+		checkRun(t, code, stderr, dir)
+		return
+	}
+	checkRun(t, code, stderr, path)
+}
+
+// FuzzGenerate runs lstmq generate --out on a model file of arbitrary
+// bytes and a corpus whose train split is arbitrary too.
+func FuzzGenerate(f *testing.F) {
+	f.Fuzz(func(t *testing.T, mb, train []byte) {
+		dir, path := fuzzModelDir(t, mb, "train.txt", train)
+		out := filepath.Join(t.TempDir(), "out.txt")
+		var errb bytes.Buffer
+		code := Main([]string{"generate", "--model", path, "--data", dir, "--words", "5", "--out", out, "--threads", "1"}, io.Discard, &errb)
+		checkModelRun(t, code, errb.String(), dir, path)
+		checkOutput(t, code, out)
+	})
+}
+
+// FuzzQuantize runs lstmq quantize --report --out on a model file of
+// arbitrary bytes and a corpus whose valid split (the one the report
+// evaluates) is arbitrary too; what it writes must load again.
+func FuzzQuantize(f *testing.F) {
+	f.Fuzz(func(t *testing.T, mb, valid []byte) {
+		dir, path := fuzzModelDir(t, mb, "valid.txt", valid)
+		out := filepath.Join(t.TempDir(), "q.safetensors")
+		var errb bytes.Buffer
+		code := Main([]string{"quantize", "--model", path, "--data", dir, "--out", out, "--scheme", "channel-act8-emb8",
+			"--report", "--report-tokens", "4", "--bptt", "2", "--threads", "1"}, io.Discard, &errb)
+		checkModelRun(t, code, errb.String(), dir, path)
+		checkOutput(t, code, out)
+		if code == 0 {
+			errb.Reset()
+			if code := Main([]string{"inspect", "--model", out}, io.Discard, &errb); code != 0 {
+				t.Fatalf("inspect of the quantized model: exit %d: %s", code, errb.String())
+			}
+		}
+	})
+}
+
+// FuzzTrain runs lstmq train --resume on a model file of arbitrary bytes
+// and a corpus whose train split is arbitrary too, for at most two
+// batches.
+func FuzzTrain(f *testing.F) {
+	f.Fuzz(func(t *testing.T, mb, train []byte) {
+		dir, path := fuzzModelDir(t, mb, "train.txt", train)
+		// Validation and test run with batch size 10 and need two rows.
+		long := strings.Repeat("a b c d e\n", 4)
+		writeDir(t, dir, map[string]string{"valid.txt": long, "test.txt": long})
+		out := filepath.Join(t.TempDir(), "s.pth")
+		var errb bytes.Buffer
+		code := Main([]string{"train", "--data", dir, "--save", out, "--resume", path, "--epochs", "1", "--max-batches", "2",
+			"--batch-size", "2", "--bptt", "3", "--threads", "1"}, io.Discard, &errb)
+		checkModelRun(t, code, errb.String(), dir, path)
+		if code == 0 {
+			checkOutput(t, code, out)
 		}
 	})
 }
@@ -215,10 +315,20 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		seed("FuzzInspect", name, b)
 		seed("FuzzEval", name, b, []byte(fuzzCorpus["test.txt"]))
 		seed("FuzzEval", name+"_newword", b, []byte("a b z\n"))
+		seed("FuzzGenerate", name, b, []byte(fuzzCorpus["train.txt"]))
+		seed("FuzzGenerate", name+"_newword", b, []byte("a b c\nd e z\n"))
+		if strings.HasSuffix(name, ".pth") {
+			seed("FuzzQuantize", name, b, []byte(fuzzCorpus["valid.txt"]))
+			seed("FuzzQuantize", name+"_longer", b, []byte("a b c d e\ne d c b a\n"))
+			seed("FuzzTrain", name, b, []byte("a b c d e a b c d e a b c d e\nd e\n"))
+		}
 	}
 	for name, b := range hostile {
 		seed("FuzzInspect", name, b)
 	}
+	seed("FuzzQuantize", "quantized_input", models["pytorch.safetensors"], []byte(fuzzCorpus["valid.txt"]))
+	seed("FuzzTrain", "short_train", models["tied_false.pth"], []byte("a\n"))
+	seed("FuzzTrain", "vocab_mismatch", models["tied_false.pth"], []byte("a b c d e f\n"))
 	seed("FuzzEval", "short_split", models["tied_false.pth"], []byte("a\n"))
 	seed("FuzzEval", "bad_utf8", models["tied_true.pth"], []byte("a \xff\n"))
 	for name, s := range map[string][3]string{

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -96,6 +97,9 @@ current batch and keeps the best model saved so far.`,
 			stop()
 		}()
 		_, _, err = train.Train(ctx, cp, cfg, c.OutOrStdout())
+		if errors.Is(err, train.ErrSmallCorpus) {
+			err = fmt.Errorf("%s: %w", data, err)
+		}
 		return err
 	}
 	return c
