@@ -13,12 +13,17 @@ import (
 // Call Abort (safe after Commit, so it can be deferred) to drop the write.
 // A File is not safe for concurrent use.
 type File struct {
-	path string
-	perm os.FileMode
-	f    *os.File
-	w    *bufio.Writer
-	done bool
+	path    string
+	perm    os.FileMode
+	f       *os.File
+	w       *bufio.Writer
+	unnamed bool // f has no name yet (O_TMPFILE)
+	done    bool
 }
+
+// forceNamed makes every temporary file a named one, for tests of the
+// fallback.
+var forceNamed = false
 
 // Create starts an atomic write of path with permission 0o644 (see CreatePerm).
 func Create(path string) (*File, error) { return CreatePerm(path, 0o644) }
@@ -29,6 +34,9 @@ func CreatePerm(path string, perm os.FileMode) (*File, error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
+	}
+	if f, err := createUnnamed(dir); err == nil && !forceNamed {
+		return &File{path: path, perm: perm, f: f, w: bufio.NewWriterSize(f, 1<<16), unnamed: true}, nil
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp*")
 	if err != nil {
@@ -48,9 +56,6 @@ func (f *File) Write(p []byte) (int, error) {
 // Name returns the target path.
 func (f *File) Name() string { return f.path }
 
-// TempName returns the path of the temporary file being written.
-func (f *File) TempName() string { return f.f.Name() }
-
 // Commit flushes, fsyncs and closes the temporary file and renames it over the
 // target path. If anything fails, the temporary file is removed, the target is
 // left as it was, and the error is returned. Commit may be called only once.
@@ -59,13 +64,19 @@ func (f *File) Commit() error {
 		return fmt.Errorf("commit %s: %w", f.path, os.ErrClosed)
 	}
 	f.done = true
-	tmp := f.f.Name()
+	tmp := ""
+	if !f.unnamed {
+		tmp = f.f.Name()
+	}
 	err := f.w.Flush()
 	if err == nil {
 		err = f.f.Chmod(f.perm)
 	}
 	if err == nil {
 		err = f.f.Sync()
+	}
+	if err == nil && f.unnamed {
+		tmp, err = linkUnnamed(f.f, f.path)
 	}
 	if cerr := f.f.Close(); err == nil {
 		err = cerr
@@ -74,7 +85,9 @@ func (f *File) Commit() error {
 		err = os.Rename(tmp, f.path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		if tmp != "" {
+			os.Remove(tmp)
+		}
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	syncDir(filepath.Dir(f.path))
@@ -89,7 +102,9 @@ func (f *File) Abort() {
 	}
 	f.done = true
 	f.f.Close()
-	os.Remove(f.f.Name())
+	if !f.unnamed {
+		os.Remove(f.f.Name())
+	}
 }
 
 // WriteFile atomically replaces path with the bytes that write produces,

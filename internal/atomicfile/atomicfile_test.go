@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,8 +121,8 @@ func TestCreateCommitAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprint(f, "aborted")
-	if !strings.HasPrefix(filepath.Base(f.TempName()), ".z.bin.tmp") {
-		t.Errorf("temp name %q, want prefix .z.bin.tmp", f.TempName())
+	if f.unnamed {
+		assertOnly(t, dir, "z.bin") // nothing to see while it is written
 	}
 	f.Abort()
 	f.Abort() // idempotent
@@ -174,13 +175,19 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 	}
 }
 
-const helperEnv = "ATOMICFILE_TEST_SLOW_WRITER"
+// helperEnv makes the test binary a slow writer; namedEnv makes it (and
+// the tests) use named temporary files only.
+const (
+	helperEnv = "ATOMICFILE_TEST_SLOW_WRITER"
+	namedEnv  = "ATOMICFILE_TEST_NAMED"
+)
 
 // TestMain turns the test binary into a slow writer when helperEnv is set:
 // it atomically writes a large file to the path in helperEnv, printing
 // "writing" once data has reached the temporary file, and takes seconds, far
 // longer than the parent waits before killing it.
 func TestMain(m *testing.M) {
+	forceNamed = os.Getenv(namedEnv) != ""
 	if path := os.Getenv(helperEnv); path != "" {
 		slowWriter(path)
 		os.Exit(3) // unreachable unless the parent failed to kill us
@@ -205,7 +212,32 @@ func slowWriter(path string) {
 	fmt.Fprintln(os.Stderr, "slow writer finished:", err)
 }
 
+// canUnnamed reports whether atomic writes in dir use an unnamed
+// (O_TMPFILE) temporary file.
+func canUnnamed(dir string) bool {
+	if forceNamed {
+		return false
+	}
+	f, err := createUnnamed(dir)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// TestKilledMidWrite SIGKILLs a process in the middle of an atomic write:
+// the target must be absent or the old file, and nothing else may be left
+// in the folder except, without O_TMPFILE, the named temporary file.
 func TestKilledMidWrite(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		forceNamed = named
+		t.Run(fmt.Sprintf("named=%v", named), testKilledMidWrite)
+	}
+	forceNamed = false
+}
+
+func testKilledMidWrite(t *testing.T) {
 	for _, old := range []string{"", "old contents\n"} {
 		name := "absent"
 		if old != "" {
@@ -214,6 +246,7 @@ func TestKilledMidWrite(t *testing.T) {
 		t.Run("target="+name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "big.txt")
+			unnamed := canUnnamed(dir)
 			if old != "" {
 				if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
 					t.Fatal(err)
@@ -224,7 +257,11 @@ func TestKilledMidWrite(t *testing.T) {
 				t.Skip("cannot find test binary:", err)
 			}
 			cmd := exec.Command(exe, "-test.run=^$")
-			cmd.Env = append(os.Environ(), helperEnv+"="+path)
+			cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, namedEnv+"=") })
+			cmd.Env = append(cmd.Env, helperEnv+"="+path)
+			if forceNamed {
+				cmd.Env = append(cmd.Env, namedEnv+"=1")
+			}
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -242,6 +279,17 @@ func TestKilledMidWrite(t *testing.T) {
 			}
 			// The helper has flushed several chunks to its temporary file.
 			tmps, _ := filepath.Glob(filepath.Join(dir, ".big.txt.tmp*"))
+			if unnamed {
+				if len(tmps) != 0 {
+					t.Errorf("temporary files while writing: %q, want none (O_TMPFILE)", tmps)
+				}
+				// The unnamed file shows in /proc as "dir/#inode (deleted)".
+				tmps, _ = filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", cmd.Process.Pid))
+				tmps = slices.DeleteFunc(tmps, func(fd string) bool {
+					l, _ := os.Readlink(fd)
+					return !strings.HasPrefix(l, filepath.Join(dir, "#"))
+				})
+			}
 			if len(tmps) != 1 {
 				t.Errorf("temporary files while writing: %q, want one", tmps)
 			} else if st, err := os.Stat(tmps[0]); err != nil || st.Size() == 0 {
@@ -264,7 +312,7 @@ func TestKilledMidWrite(t *testing.T) {
 				if e.Name() == "big.txt" && old != "" {
 					continue
 				}
-				if !strings.HasPrefix(e.Name(), ".big.txt.tmp") {
+				if unnamed || !strings.HasPrefix(e.Name(), ".big.txt.tmp") {
 					t.Errorf("unexpected file %s left after kill", e.Name())
 				}
 			}
