@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/lstmq/lstmq/model"
@@ -85,13 +86,9 @@ func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
 		return nil, fmt.Errorf("key %q: empty shape %v", "encoder.weight", enc.Shape)
 	}
 	want := func(key string, t *pth.Tensor, shape ...int) error {
-		if len(t.Shape) != len(shape) {
-			return fmt.Errorf("key %q: shape %v, want %v", key, t.Shape, shape)
-		}
-		for i := range shape {
-			if t.Shape[i] != shape[i] {
-				return fmt.Errorf("key %q: shape %v, want %v", key, t.Shape, shape)
-			}
+		if !slices.Equal(t.Shape, shape) {
+			return fmt.Errorf("key %q: shape %v, want %v (from ntoken %d, ninp %d of encoder.weight %v and nhid %d of rnn.weight_hh_l0 %v)",
+				key, t.Shape, shape, p.NToken, p.NInp, enc.Shape, p.NHid, whh0.Shape)
 		}
 		return nil
 	}

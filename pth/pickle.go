@@ -332,6 +332,9 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 		default:
 			// EXT1/2/4, NEXT_BUFFER, READONLY_BUFFER, PERSID, INST, OBJ
 			// and unknown opcodes: no state dict uses them.
+			if c == 'P' {
+				return nil, fmt.Errorf("pickle: PERSID (a protocol 0 persistent id, which torch.load cannot read either) at offset %d", at)
+			}
 			return nil, fmt.Errorf("pickle: unsupported opcode 0x%02x at offset %d", c, at)
 		}
 		if err != nil {

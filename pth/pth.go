@@ -139,7 +139,7 @@ func Read(r io.ReaderAt, size int64, name string) (sd *StateDict, err error) {
 	switch {
 	case bytes.Equal(head[:], []byte("PK\x03\x04")):
 		err = l.readZip(r)
-	case head[0] == 0x80: // a pickle: the legacy format's magic number
+	case head[0] == 0x80, head[0] == 'L': // a pickle (protocol ≥ 2, or 1): the legacy format's magic number
 		err = l.readLegacy(r)
 	case bytes.HasPrefix(head[:], []byte("PK")):
 		err = errors.New("not a PyTorch zip checkpoint")

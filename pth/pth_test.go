@@ -173,6 +173,32 @@ func TestVariants(t *testing.T) {
 	}
 }
 
+// TestProtocols checks that tied.pth re-saved with pickle protocol 1, zip
+// and legacy, holds the same tied tensors, and that protocol 0, which
+// torch.load cannot read, is refused by name (gen_protocols.py).
+func TestProtocols(t *testing.T) {
+	tied := loadFixture(t, "tied.pth")
+	for _, name := range []string{"tied_p1.pth", "tied_legacy_p1.pth"} {
+		sd := loadFixture(t, name)
+		if !slices.Equal(sd.Keys, tied.Keys) {
+			t.Fatalf("%s: keys %q, want %q", name, sd.Keys, tied.Keys)
+		}
+		for _, k := range tied.Keys {
+			if !slices.Equal(sd.Tensors[k].Data, tied.Tensors[k].Data) || !slices.Equal(sd.Tensors[k].Shape, tied.Tensors[k].Shape) {
+				t.Errorf("%s %s differs from tied.pth", name, k)
+			}
+		}
+		if sd.Tensors["encoder.weight"].Storage != sd.Tensors["decoder.weight"].Storage {
+			t.Errorf("%s: decoder.weight is not tied to encoder.weight", name)
+		}
+	}
+	path := filepath.Join(fixtures, "tied_p0.pth")
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "PERSID (a protocol 0 persistent id") {
+		t.Errorf("tied_p0.pth: err = %v, want the PERSID refusal naming the file", err)
+	}
+}
+
 // TestSpecialValues checks float16 and bfloat16 zeros, subnormals,
 // infinities and NaN bit for bit against torch's float32 conversion.
 func TestSpecialValues(t *testing.T) {

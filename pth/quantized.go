@@ -160,6 +160,9 @@ func (l *loader) value(v any) (*Value, error) {
 		}
 		return &Value{Packed: p}, nil
 	}
+	if _, _, ok := orderedItems(v); ok {
+		return nil, fmt.Errorf("not a tensor but a nested %s (a training checkpoint? save model.state_dict() alone)", pyType(v))
+	}
 	return nil, fmt.Errorf("not a tensor (%s)", pyRepr(v))
 }
 

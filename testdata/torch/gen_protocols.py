@@ -1,0 +1,29 @@
+#!/usr/bin/python3
+"""Re-save tied.pth with the pickle protocols torch.save allows but does
+not use by default, for pth's protocol tests.
+
+Run by hand, never by CI, after gen.py:
+
+    cd testdata/torch && /usr/bin/python3 gen_protocols.py
+
+Outputs
+  tied_p1.pth, tied_legacy_p1.pth   protocol 1 (zip and legacy format): torch.load
+                                    reads them, so pth must too
+  tied_p0.pth                       protocol 0: torch.load fails on it (its
+                                    persistent ids are strings), pth refuses it
+"""
+import torch
+
+sd = torch.load("tied.pth")
+torch.save(sd, "tied_p1.pth", pickle_protocol=1)
+torch.save(sd, "tied_legacy_p1.pth", pickle_protocol=1, _use_new_zipfile_serialization=False)
+torch.save(sd, "tied_p0.pth", pickle_protocol=0)
+for name in ["tied_p1.pth", "tied_legacy_p1.pth"]:
+    back = torch.load(name)
+    assert all(torch.equal(back[k], sd[k]) for k in sd), name
+    assert back["decoder.weight"].data_ptr() == back["encoder.weight"].data_ptr(), name
+try:
+    torch.load("tied_p0.pth")
+    raise SystemExit("torch.load read tied_p0.pth; the test expects it to fail")
+except AssertionError:
+    pass
