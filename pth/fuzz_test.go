@@ -14,7 +14,7 @@ import (
 // fuzzSeeds are the small fixtures the committed seed corpus
 // (testdata/fuzz/FuzzLoad) is made of: both formats, valid and hostile.
 var fuzzSeeds = []string{
-	"tiny.pth", "tiny_legacy.pth", "tiny_p4.pth", "special.pth", "nontensor.pth",
+	"tiny.pth", "tiny_legacy.pth", "tiny_legacy_p1.pth", "tiny_p4.pth", "special.pth", "nontensor.pth",
 	"posix_system.pth", "posix_system_legacy.pth", "qckpt/tiny.pth", "qckpt/tiny_channel.pth",
 }
 

@@ -9,6 +9,7 @@ Run by hand, never by CI, after gen.py:
 Outputs
   tied_p1.pth, tied_legacy_p1.pth   protocol 1 (zip and legacy format): torch.load
                                     reads them, so pth must too
+  tiny_legacy_p1.pth                tiny.pth in the legacy format, protocol 1: a fuzz seed
   tied_p0.pth                       protocol 0: torch.load fails on it (its
                                     persistent ids are strings), pth refuses it
 """
@@ -18,6 +19,7 @@ sd = torch.load("tied.pth")
 torch.save(sd, "tied_p1.pth", pickle_protocol=1)
 torch.save(sd, "tied_legacy_p1.pth", pickle_protocol=1, _use_new_zipfile_serialization=False)
 torch.save(sd, "tied_p0.pth", pickle_protocol=0)
+torch.save(torch.load("tiny.pth"), "tiny_legacy_p1.pth", pickle_protocol=1, _use_new_zipfile_serialization=False)
 for name in ["tied_p1.pth", "tied_legacy_p1.pth"]:
     back = torch.load(name)
     assert all(torch.equal(back[k], sd[k]) for k in sd), name
