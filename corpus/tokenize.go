@@ -26,12 +26,13 @@ const readSize = 64 << 10
 // code point past U+10FFFF, or a sequence cut short by the end of the input.
 type UTF8Error struct {
 	Name   string // file name, as given to TokenizeReader
+	Line   int64  // line of the first bad byte, from 1
 	Offset int64  // offset in the input of the first bad byte, from 0
 	Byte   byte   // value of that byte
 }
 
 func (e *UTF8Error) Error() string {
-	return fmt.Sprintf("tokenize %s: invalid UTF-8: byte 0x%02x at offset %d", e.Name, e.Byte, e.Offset)
+	return fmt.Sprintf("tokenize %s: invalid UTF-8: byte 0x%02x at line %d (offset %d)", e.Name, e.Byte, e.Line, e.Offset)
 }
 
 // isSpace reports whether Python's str.isspace is true for r, which is the
@@ -123,7 +124,8 @@ var (
 type tokenizer struct {
 	d   *Dictionary
 	ids []int32
-	eos int32 // id of EOS, or -1 before it is first needed
+	eos  int32 // id of EOS, or -1 before it is first needed
+	line int64 // lines ended so far
 
 	word    []byte // the start of a word in progress that began in an earlier buffer
 	inWord  bool   // a word is in progress
@@ -142,7 +144,7 @@ func (t *tokenizer) run(br *bufio.Reader) error {
 			}
 			if keep > 0 {
 				b, _ := br.Peek(1)
-				return &UTF8Error{Offset: off, Byte: b[0]}
+				return &UTF8Error{Line: t.line + 1, Offset: off, Byte: b[0]}
 			}
 			break
 		}
@@ -153,7 +155,7 @@ func (t *tokenizer) run(br *bufio.Reader) error {
 				ue.Offset += off
 			}
 			if err == errLongWord {
-				return fmt.Errorf("%w, at offset %d", err, off+int64(n))
+				return fmt.Errorf("%w, at line %d (offset %d)", err, t.line+1, off+int64(n))
 			}
 			return err
 		}
@@ -165,7 +167,7 @@ func (t *tokenizer) run(br *bufio.Reader) error {
 	if t.inLine {
 		if err := t.endWord(nil); err != nil {
 			if err == errLongWord {
-				return fmt.Errorf("%w, at offset %d", err, off)
+				return fmt.Errorf("%w, at line %d (offset %d)", err, t.line+1, off)
 			}
 			return err
 		}
@@ -234,7 +236,7 @@ func (t *tokenizer) scan(buf []byte) (int, error) {
 			}
 			r, size := utf8.DecodeRune(buf[i:])
 			if r == utf8.RuneError && size == 1 {
-				return i, &UTF8Error{Offset: int64(i), Byte: c}
+				return i, &UTF8Error{Line: t.line + 1, Offset: int64(i), Byte: c}
 			}
 			t.afterCR = false
 			t.inLine = true
@@ -295,5 +297,6 @@ func (t *tokenizer) endLine() error {
 	}
 	t.ids = append(t.ids, t.eos)
 	t.inLine = false
+	t.line++
 	return nil
 }

@@ -232,6 +232,7 @@ func TestInvalidUTF8(t *testing.T) {
 		{"a\xe2\x82b", 1, 0xe2},       // sequence cut short by an ASCII byte
 		{"a b\xe2\x82", 3, 0xe2},      // sequence cut short by the end of input
 		{"x\n\xf0\x9f\x98", 2, 0xf0},
+		{"a\r\nb\rc\n\nd\xff", 9, 0xff},
 		{pad + "\xfe", int64(len(pad)), 0xfe},
 		{pad + "ab\xc3", int64(len(pad)) + 2, 0xc3},
 	} {
@@ -245,10 +246,13 @@ func TestInvalidUTF8(t *testing.T) {
 				t.Errorf("%.20q (%s): err %v, want *UTF8Error", c.in, name, err)
 				continue
 			}
-			if ue.Name != "bad.txt" || ue.Offset != c.off || ue.Byte != c.b {
-				t.Errorf("%.20q (%s): %+v, want offset %d byte %#x", c.in, name, *ue, c.off, c.b)
+			// Line ends are \n, \r and \r\n, as in Python's text files.
+			p := c.in[:c.off]
+			line := int64(1 + strings.Count(p, "\n") + strings.Count(p, "\r") - strings.Count(p, "\r\n"))
+			if ue.Name != "bad.txt" || ue.Line != line || ue.Offset != c.off || ue.Byte != c.b {
+				t.Errorf("%.20q (%s): %+v, want line %d offset %d byte %#x", c.in, name, *ue, line, c.off, c.b)
 			}
-			if msg := fmt.Sprintf("bad.txt: invalid UTF-8: byte 0x%02x at offset %d", c.b, c.off); !strings.Contains(err.Error(), msg) {
+			if msg := fmt.Sprintf("bad.txt: invalid UTF-8: byte 0x%02x at line %d (offset %d)", c.b, line, c.off); !strings.Contains(err.Error(), msg) {
 				t.Errorf("error %q does not contain %q", err, msg)
 			}
 			if ids != nil || d.Len() != 1 {
@@ -351,7 +355,7 @@ func TestLoadErrors(t *testing.T) {
 		{map[string]string{"train.txt": "a", "test.txt": "a"}, "valid.txt", "no such file"},
 		{map[string]string{"train.txt": "a", "valid.txt": "a"}, "test.txt", "no such file"},
 		{map[string]string{"train.txt": "a", "valid.txt": "", "test.txt": "a"}, "valid.txt", "empty"},
-		{map[string]string{"train.txt": "a", "valid.txt": "a", "test.txt": "a\xff"}, "test.txt", "invalid UTF-8: byte 0xff at offset 1"},
+		{map[string]string{"train.txt": "a", "valid.txt": "a", "test.txt": "a\xff"}, "test.txt", "invalid UTF-8: byte 0xff at line 1 (offset 1)"},
 	} {
 		dir := t.TempDir()
 		writeSplits(t, dir, c.files)
