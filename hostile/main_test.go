@@ -93,7 +93,8 @@ func run(m *testing.M) int {
 	os.Mkdir(work, 0o755)
 	// The real checkpoints and corpus, copied so that the messages name
 	// short relative paths.
-	for _, f := range []string{"deep.pth", "tied.pth", "deep_legacy.pth", "tied_legacy.pth"} {
+	for _, f := range []string{"deep.pth", "tied.pth", "deep_legacy.pth", "tied_legacy.pth",
+		"tied_p0.pth", "tied_p1.pth", "tied_legacy_p1.pth", "tied_wrapped.pth", "tied_deflate.pth"} {
 		b, err := os.ReadFile(filepath.Join(repo, "testdata", "torch", f))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

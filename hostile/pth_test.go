@@ -34,6 +34,33 @@ func TestDtypes(t *testing.T) {
 	}
 }
 
+// TestTorchVariants runs checkpoints torch.save wrote in ways it does not
+// by default (testdata/torch/gen_variants.py): pickle protocols 0 and 1, a
+// training checkpoint holding the state dict, and a re-zipped file with
+// compressed entries.
+func TestTorchVariants(t *testing.T) {
+	for _, c := range []struct {
+		file, what string
+		ok         bool
+	}{
+		{"tied_p1.pth", "zip .pth pickled with protocol 1", true},
+		{"tied_legacy_p1.pth", "legacy .pth pickled with protocol 1", true},
+		{"tied_p0.pth", "zip .pth pickled with protocol 0 (torch.load fails on it too)", false},
+		{"tied_wrapped.pth", `a training checkpoint {"model": state_dict, "epoch": 3}`, false},
+		{"tied_deflate.pth", "a .pth re-zipped with deflate (torch.load reads it)", false},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			r := lstmq(t, "inspect", "--model", c.file)
+			if c.ok {
+				wantOK(t, r)
+			} else {
+				wantFail(t, r, c.file)
+			}
+			record(t, "torch variants", c.what, r)
+		})
+	}
+}
+
 // TestCraftedPth runs pickles written here: absurd shapes, dangerous
 // globals, bombs.
 func TestCraftedPth(t *testing.T) {
