@@ -332,6 +332,9 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 		default:
 			// EXT1/2/4, NEXT_BUFFER, READONLY_BUFFER, PERSID, INST, OBJ
 			// and unknown opcodes: no state dict uses them.
+			if at == 0 {
+				return nil, fmt.Errorf("pickle: not a pickle (starts with % x)", pkl[:min(len(pkl), 4)])
+			}
 			if c == 'P' {
 				return nil, fmt.Errorf("pickle: PERSID (a protocol 0 persistent id, which torch.load cannot read either) at offset %d", at)
 			}

@@ -86,7 +86,7 @@ func (l *loader) readZip(r io.ReaderAt) error {
 		if f.Method != zip.Store {
 			// Stored entries cannot hold more than the file; compressed
 			// ones could inflate a small file into a huge allocation.
-			return fmt.Errorf("storage %q: %s is compressed (method %d); PyTorch stores storages uncompressed",
+			return fmt.Errorf("storage %q: %s is compressed (method %d); lstmq reads only uncompressed storages, as torch.save writes them",
 				s.key, show(f.Name), f.Method)
 		}
 		if err := l.locate(r, s, f); err != nil {
