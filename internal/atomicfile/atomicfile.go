@@ -35,8 +35,10 @@ func CreatePerm(path string, perm os.FileMode) (*File, error) {
 	if dir == "" {
 		dir = "."
 	}
-	if f, err := createUnnamed(dir); err == nil && !forceNamed {
-		return &File{path: path, perm: perm, f: f, w: bufio.NewWriterSize(f, 1<<16), unnamed: true}, nil
+	if !forceNamed {
+		if f, err := createUnnamed(dir); err == nil {
+			return &File{path: path, perm: perm, f: f, w: bufio.NewWriterSize(f, 1<<16), unnamed: true}, nil
+		}
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp*")
 	if err != nil {
