@@ -132,7 +132,45 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
+	if !*writeTable && code == 0 && flag.Lookup("test.run").Value.String() == "" {
+		// A full run saw every message: the committed table must be
+		// what it says now.
+		if old, _ := os.ReadFile("README-table.md"); !bytes.Equal(old, table()) {
+			fmt.Fprintln(os.Stderr, "README-table.md is not what lstmq says now; run go test ./hostile -hostile.table")
+			return 1
+		}
+	}
 	return code
+}
+
+// TestREADMETable checks that every row of the README's bad-input table is
+// a row of README-table.md, which a full run of this suite checks against
+// what lstmq says.
+func TestREADMETable(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := os.ReadFile("README-table.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(gen), "\n") {
+		have[l] = true
+	}
+	_, sect, _ := strings.Cut(string(readme), "\n| bad input | command | lstmq says |\n|---|---|---|\n")
+	sect, _, _ = strings.Cut(sect, "\n\n")
+	n := 0
+	for _, l := range strings.Split(sect, "\n") {
+		n++
+		if !have[l] {
+			t.Errorf("README row not in hostile/README-table.md:\n%s", l)
+		}
+	}
+	if n == 0 {
+		t.Error("no bad-input table in README.md")
+	}
 }
 
 // result is one finished run of lstmq.
