@@ -122,8 +122,8 @@ var (
 
 // A tokenizer holds the state of TokenizeReader between buffer refills.
 type tokenizer struct {
-	d   *Dictionary
-	ids []int32
+	d    *Dictionary
+	ids  []int32
 	eos  int32 // id of EOS, or -1 before it is first needed
 	line int64 // lines ended so far
 
