@@ -14,7 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/lstmq/lstmq/internal/rss"
 )
 
 // Config says what to compare.
@@ -128,16 +129,14 @@ func (c *Config) command(ctx context.Context, exe string, args ...string) ([]byt
 	cmd.Stdout = &out
 	cmd.Stderr = &errb
 	err := cmd.Run()
-	var rss int64
+	var peak int64
 	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = ru.Maxrss * 1024 // kilobytes on Linux
-		}
+		peak = rss.Peak(cmd.ProcessState)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s %s: %v: %s", filepath.Base(exe), strings.Join(args, " "), err, lastLine(errb.String()))
 	}
-	return out.Bytes(), rss, nil
+	return out.Bytes(), peak, nil
 }
 
 func lastLine(s string) string {

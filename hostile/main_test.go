@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lstmq/lstmq/internal/rss"
 )
 
 var writeTable = flag.Bool("hostile.table", false, "write README-table.md from the messages the suite saw")
@@ -63,7 +64,7 @@ func spawn() int {
 		fmt.Fprintln(os.Stderr, "spawn:", err)
 		return 125
 	}
-	fmt.Fprintf(os.NewFile(3, "rss"), "%d\n", maxrss(cmd.ProcessState))
+	fmt.Fprintf(os.NewFile(3, "rss"), "%d\n", rss.Peak(cmd.ProcessState))
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
@@ -228,18 +229,6 @@ func lstmq(t *testing.T, args ...string) result {
 		peakMu.Unlock()
 	}
 	return r
-}
-
-// maxrss returns the child's peak resident set in bytes (Linux reports KiB).
-func maxrss(ps *os.ProcessState) int64 {
-	ru, ok := ps.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0
-	}
-	if runtime.GOOS == "darwin" {
-		return int64(ru.Maxrss)
-	}
-	return int64(ru.Maxrss) << 10
 }
 
 // limited keeps the first 1 MB written to it and drops the rest: vocab on a

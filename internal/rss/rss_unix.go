@@ -1,0 +1,22 @@
+//go:build unix
+
+package rss
+
+import (
+	"os"
+	"runtime"
+	"syscall"
+)
+
+// Peak returns the peak resident set size in bytes of a finished
+// process, or 0 if the system does not say.
+func Peak(ps *os.ProcessState) int64 {
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
+		return int64(ru.Maxrss) // bytes
+	}
+	return int64(ru.Maxrss) * 1024 // kilobytes
+}
