@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -80,6 +81,20 @@ float32 and the loss when only that layer is quantized, on the first
 		if err := lm.checkVocab(data, cp.Dict); err != nil {
 			return err
 		}
+		// The report runs first, so that a failure leaves no output.
+		var rows []quant.LayerReport
+		if report {
+			ids, err := split(cp, splitName)
+			if err != nil {
+				return err
+			}
+			if len(ids) < 2 {
+				return fmt.Errorf("%s: the report needs at least 2 tokens, the split has %d", filepath.Join(data, splitName+".txt"), len(ids))
+			}
+			if rows, err = quant.Report(lm.params, dropout, s, corpus.Batchify(ids, 1).Head(reportTokens), bptt); err != nil {
+				return fmt.Errorf("%s: %w", modelPath, err)
+			}
+		}
 		res := map[string]any{"scheme": s.String()}
 		w := c.OutOrStdout()
 		if out != "" {
@@ -106,14 +121,6 @@ float32 and the loss when only that layer is quantized, on the first
 			}
 		}
 		if report {
-			ids, err := split(cp, splitName)
-			if err != nil {
-				return err
-			}
-			rows, err := quant.Report(lm.params, dropout, s, corpus.Batchify(ids, 1).Head(reportTokens), bptt)
-			if err != nil {
-				return fmt.Errorf("%s: %w", modelPath, err)
-			}
 			res["report"] = reportJSON(rows)
 			if !asJSON {
 				printReport(w, rows)
