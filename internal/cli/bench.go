@@ -65,6 +65,23 @@ lstmq itself needs neither. --anchors "" times lstmq alone.`,
 				}
 			}
 		}
+		// Check the inputs here, with the messages of the other commands,
+		// rather than as the failure of a child process.
+		lm, err := loadModel(cfg.Model, 0.5)
+		if err != nil {
+			return err
+		}
+		if lm.params == nil {
+			return fmt.Errorf("%s: already quantized (%s); give the float32 .pth", cfg.Model, lm.quant)
+		}
+		cp, err := loadCorpus(cfg.Data)
+		if err != nil {
+			return err
+		}
+		if err := lm.checkVocab(cfg.Data, cp.Dict); err != nil {
+			return err
+		}
+		ntok, nhid := lm.model.Tokens(), lm.model.RNN.Hidden()
 		exe, err := os.Executable()
 		if err != nil {
 			return err
@@ -86,12 +103,8 @@ lstmq itself needs neither. --anchors "" times lstmq alone.`,
 		out := c.OutOrStdout()
 		res.WriteTable(out, cfg)
 		if roofline {
-			lm, err := loadModel(cfg.Model, 0.5)
-			if err != nil {
-				return err
-			}
 			fmt.Fprintln(out)
-			fmt.Fprint(out, bench.MeasureRoofline(25, lm.model.Tokens(), lm.model.RNN.Hidden(), time.Second))
+			fmt.Fprint(out, bench.MeasureRoofline(25, ntok, nhid, time.Second))
 		}
 		if jsonOut != "" {
 			return atomicfile.WriteFile(jsonOut, 0o644, func(w io.Writer) error {

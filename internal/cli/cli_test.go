@@ -169,6 +169,8 @@ func TestErrors(t *testing.T) {
 		{"vocabulary mismatch", []string{"eval", "--model", deepPth, "--data", small}, 1, []string{"deep.pth", "291", "4 words"}},
 		{"invalid UTF-8", []string{"vocab", "--data", badUTF}, 1, []string{"train.txt", "UTF-8", "offset 7"}},
 		{"missing corpus", []string{"vocab", "--data", filepath.Join(dir, "none")}, 1, []string{"train.txt"}},
+		{"bench on a bad model", []string{"bench", "--model", filepath.Join(torchDir, "truncated.pth"), "--data", corpusDir, "--anchors", "", "--torch-generate", ""}, 1, []string{"truncated.pth", "truncated"}},
+		{"bench on another corpus", []string{"bench", "--model", deepPth, "--data", small, "--anchors", "", "--torch-generate", ""}, 1, []string{"deep.pth", "291", "4 words"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, errs := run(t, c.args...)
