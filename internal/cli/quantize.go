@@ -102,11 +102,11 @@ float32 and the loss when only that layer is quantized, on the first
 			if err != nil {
 				return fmt.Errorf("%s: %w", modelPath, err)
 			}
-			if err := quant.Save(out, qm, cp.Dict.Words(), nil); err != nil {
-				return err
-			}
 			fp, err := checkpoint.StateDictSize(lm.params)
 			if err != nil {
+				return err
+			}
+			if err := quant.Save(out, qm, cp.Dict.Words(), nil); err != nil {
 				return err
 			}
 			st, err := os.Stat(out)
