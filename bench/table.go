@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/lstmq/lstmq/internal/f32"
-	"github.com/lstmq/lstmq/internal/parallel"
 	"github.com/lstmq/lstmq/internal/q8"
 )
 
@@ -82,11 +81,8 @@ type Roofline struct {
 }
 
 // MeasureRoofline times f32 Matrix.Mul and q8 MulU8Dequant on an m×k by
-// n×k product for about d each.
+// n×k product for about d each, on one thread.
 func MeasureRoofline(m, n, k int, d time.Duration) Roofline {
-	old := parallel.Threads()
-	parallel.SetThreads(1)
-	defer parallel.SetThreads(old)
 	rng := rand.New(rand.NewPCG(1, 2))
 	w := make([]float32, n*k)
 	wq := make([]int8, n*k)
@@ -116,8 +112,8 @@ func MeasureRoofline(m, n, k int, d time.Duration) Roofline {
 		return ops * float64(reps) / time.Since(start).Seconds() / 1e9
 	}
 	return Roofline{M: m, N: n, K: k,
-		F32GFLOPS: rate(func() { fm.Mul(dst, x, m, bias) }), F32Peak: f32.PeakGFLOPS(), F32Kernel: f32.Level().String(),
-		Int8GOPS: rate(func() { qm.MulU8Dequant(dst, xq, m, 0.02, 3, bias) }), Int8Peak: q8.PeakGOPS(), Int8Kernel: q8.Kernel(),
+		F32GFLOPS: rate(func() { fm.Mul(nil, dst, x, m, bias) }), F32Peak: f32.PeakGFLOPS(), F32Kernel: f32.Level().String(),
+		Int8GOPS: rate(func() { qm.MulU8Dequant(nil, dst, xq, m, 0.02, 3, bias) }), Int8Peak: q8.PeakGOPS(), Int8Kernel: q8.Kernel(),
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"github.com/lstmq/lstmq/checkpoint"
 	"github.com/lstmq/lstmq/corpus"
 	"github.com/lstmq/lstmq/eval"
-	"github.com/lstmq/lstmq/internal/parallel"
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/quant"
 )
@@ -40,16 +39,14 @@ func fixtureModels(tb testing.TB) (map[string]*model.Model, *corpus.Batches) {
 // TestNoAllocsPerChunk checks the hot loop's steady state: one bptt chunk
 // through the model and the loss allocates nothing on one thread.
 func TestNoAllocsPerChunk(t *testing.T) {
-	old := parallel.Threads()
-	parallel.SetThreads(1)
-	defer parallel.SetThreads(old)
 	ms, data := fixtureModels(t)
 	for name, m := range ms {
+		w := model.NewWork(nil)
 		st := m.NewState(1)
 		x, y := data.Get(0, 25)
 		logits := make([]float32, len(x)*m.Tokens())
 		chunk := func() {
-			m.Forward(logits, x, len(x), 1, st)
+			m.Forward(w, logits, x, len(x), 1, st)
 			eval.MeanCrossEntropy(logits, y, m.Tokens())
 		}
 		chunk()
@@ -60,9 +57,6 @@ func TestNoAllocsPerChunk(t *testing.T) {
 }
 
 func BenchmarkEvaluate(b *testing.B) {
-	old := parallel.Threads()
-	parallel.SetThreads(1)
-	defer parallel.SetThreads(old)
 	ms, data := fixtureModels(b)
 	for _, name := range []string{"fp32", "pytorch", "channel-act8-emb8"} {
 		b.Run("model=deep/"+name, func(b *testing.B) {

@@ -27,11 +27,15 @@ func (r Result) TokensPerSecond() float64 {
 	return float64(r.Tokens) / r.Seconds
 }
 
+// DefaultBPTT is the tutorial's chunk length.
+const DefaultBPTT = 25
+
 // Evaluator runs evaluate() with reusable buffers, so that repeated chunks
 // allocate nothing.
 type Evaluator struct {
 	Model *model.Model
-	BPTT  int
+	BPTT  int         // chunk length; ≤ 0 means DefaultBPTT
+	Work  *model.Work // the caller's scratch and pool; nil: one thread
 	// Progress, if set, is called after each chunk with the targets scored
 	// so far and in all.
 	Progress func(done, total int)
@@ -47,16 +51,23 @@ func (e *Evaluator) Run(data *corpus.Batches) Result {
 // runFrom evaluates data from state st, which it leaves at the final state.
 func (e *Evaluator) runFrom(data *corpus.Batches, st *model.State) Result {
 	m := e.Model
+	if e.Work == nil {
+		e.Work = model.NewWork(nil)
+	}
+	bptt := e.BPTT
+	if bptt <= 0 {
+		bptt = DefaultBPTT
+	}
 	b := data.Batch
 	v := m.Tokens()
-	e.logits = f32.Grow(e.logits, e.BPTT*b*v)
+	e.logits = f32.Grow(e.logits, bptt*b*v)
 	total := 0.0
 	steps := data.Steps
 	start := time.Now()
-	for i := 0; i < steps-1; i += e.BPTT {
-		x, y := data.Get(i, e.BPTT)
+	for i := 0; i < steps-1; i += bptt {
+		x, y := data.Get(i, bptt)
 		t := len(x) / b
-		m.Forward(e.logits, x, t, b, st)
+		m.Forward(e.Work, e.logits, x, t, b, st)
 		total += float64(t) * MeanCrossEntropy(e.logits, y, v)
 		if e.Progress != nil {
 			e.Progress((i+t)*b, (steps-1)*b)

@@ -66,7 +66,7 @@ func TestGoldenPyTorch(t *testing.T) {
 					t.Fatalf("first chunk ids differ from PyTorch's: %v vs %v", x[:5], g.FirstChunk.Input[:5])
 				}
 				logits := make([]float32, len(x)*m.Tokens())
-				m.Forward(logits, x, len(x), 1, m.NewState(1))
+				m.Forward(nil, logits, x, len(x), 1, m.NewState(1))
 				if len(g.FirstChunk.Logits) != len(logits) {
 					t.Fatalf("%d logits, PyTorch %d", len(logits), len(g.FirstChunk.Logits))
 				}

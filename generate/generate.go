@@ -1,9 +1,12 @@
 package generate
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/lstmq/lstmq/internal/f32"
@@ -14,34 +17,121 @@ import (
 type Options struct {
 	Words       int     // how many words to draw
 	Temperature float32 // > 0; 1 samples the model's distribution
+	TopK        int     // if > 0, draw only among the k most likely words
+	TopP        float64 // if in (0, 1), draw only among the most likely words whose probabilities reach TopP
 	Seed        uint64  // same seed, same model → same words
 	// Progress, if set, is called before word i is drawn whenever i%100 == 0,
 	// where the tutorial prints "| Generated i/n words".
 	Progress func(i, n int)
 }
 
-// Sample draws opt.Words word ids from m.
-func Sample(m *model.Model, opt Options) ([]int32, error) {
-	if opt.Temperature <= 0 {
-		return nil, fmt.Errorf("temperature must be > 0, got %v", opt.Temperature)
+// Check reports whether the options are valid.
+func (o Options) Check() error {
+	switch {
+	case !(o.Temperature > 0) || math.IsInf(float64(o.Temperature), 0):
+		return fmt.Errorf("temperature must be > 0, got %v", o.Temperature)
+	case o.TopK < 0:
+		return fmt.Errorf("top-k must be >= 0, got %d", o.TopK)
+	case !(o.TopP >= 0 && o.TopP <= 1):
+		return fmt.Errorf("top-p must be in [0, 1], got %v", o.TopP)
+	case o.Words < 0:
+		return fmt.Errorf("words must be >= 0, got %d", o.Words)
+	}
+	return nil
+}
+
+// Sample draws opt.Words word ids from m as the tutorial does: the first
+// input is a word drawn uniformly, then each drawn word is the next input.
+func Sample(w *model.Work, m *model.Model, opt Options) ([]int32, error) {
+	if err := opt.Check(); err != nil {
+		return nil, err
 	}
 	v := m.Tokens()
-	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
+	s := NewSampler(opt)
 	st := m.NewState(1)
 	logits := make([]float32, v)
-	probs := make([]float32, v)
-	in := []int32{int32(rng.IntN(v))}
+	in := []int32{s.Uniform(v)}
 	out := make([]int32, 0, opt.Words)
 	for i := range opt.Words {
 		if opt.Progress != nil && i%100 == 0 {
 			opt.Progress(i, opt.Words)
 		}
-		m.Forward(logits, in, 1, 1, st)
-		f32.Softmax(probs, logits, opt.Temperature)
-		in[0] = draw(probs, rng.Float64())
+		m.Forward(w, logits, in, 1, 1, st)
+		in[0] = s.Draw(logits)
 		out = append(out, in[0])
 	}
 	return out, nil
+}
+
+// A Sampler draws word ids from logits: softmax(logits/Temperature),
+// restricted to the TopK most likely words and then to the smallest set of
+// most likely words whose probabilities reach TopP, renormalized. Its random
+// numbers come from a PCG seeded with Seed. A Sampler is not safe for
+// concurrent use.
+type Sampler struct {
+	opt   Options
+	rng   *rand.Rand
+	probs []float32
+	order []int32
+}
+
+// NewSampler returns a sampler; opt must pass Check.
+func NewSampler(opt Options) *Sampler {
+	return &Sampler{opt: opt, rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))}
+}
+
+// Draw returns a word id drawn from logits.
+func (s *Sampler) Draw(logits []float32) int32 {
+	s.probs = f32.Grow(s.probs, len(logits))
+	f32.Softmax(s.probs, logits, s.opt.Temperature)
+	k := s.opt.TopK
+	if k >= len(logits) {
+		k = 0
+	}
+	if k == 0 && (s.opt.TopP == 0 || s.opt.TopP == 1) {
+		return draw(s.probs, s.rng.Float64())
+	}
+	s.order = s.order[:0]
+	for i := range s.probs {
+		s.order = append(s.order, int32(i))
+	}
+	// Most likely first; ties by id, so the order is the same everywhere.
+	slices.SortFunc(s.order, func(a, b int32) int {
+		if c := cmp.Compare(s.probs[b], s.probs[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	keep := s.order
+	if k > 0 {
+		keep = keep[:k]
+	}
+	if p := s.opt.TopP; p > 0 && p < 1 {
+		var total, c float64
+		for _, id := range keep {
+			total += float64(s.probs[id])
+		}
+		for n, id := range keep {
+			c += float64(s.probs[id])
+			if c >= p*total {
+				keep = keep[:n+1]
+				break
+			}
+		}
+	}
+	var total float64
+	for _, id := range keep {
+		total += float64(s.probs[id])
+	}
+	u := s.rng.Float64() * total
+	var c float64
+	for _, id := range keep {
+		c += float64(s.probs[id])
+		if u < c {
+			return id
+		}
+	}
+	return keep[len(keep)-1]
 }
 
 // draw returns the first index whose cumulative probability exceeds u·Σp.
@@ -128,3 +218,7 @@ func PyBytesRepr(s string) string {
 	sb.WriteByte(q)
 	return sb.String()
 }
+
+// Uniform returns a word id drawn uniformly from [0, n), from the same
+// random stream as Draw: the tutorial's first input.
+func (s *Sampler) Uniform(n int) int32 { return int32(s.rng.IntN(n)) }

@@ -46,9 +46,28 @@ func NewLinear(w []float32, out, in int, bias []float32) *Linear {
 	return &Linear{W: f32.NewMatrix(w, out, in), Bias: bias}
 }
 
-func (l *Linear) Forward(out, x []float32, m int) { l.W.Mul(out, x, m, l.Bias) }
-func (l *Linear) In() int                         { return l.W.Cols() }
-func (l *Linear) Out() int                        { return l.W.Rows() }
+// Forward implements Projection.
+func (l *Linear) Forward(w *Work, out, x []float32, m int) { l.W.Mul(w.Pool(), out, x, m, l.Bias) }
+
+// ForwardBlocks implements Projection: each block of rows is a Forward of its own.
+func (l *Linear) ForwardBlocks(w *Work, x []float32, m, rows int, emit func(out []float32, r0, r1 int) error) error {
+	mk := w.Mark()
+	defer w.Release(mk)
+	rows = max(rows, 1)
+	out := w.Float32s(min(rows, m) * l.Out())
+	for r0 := 0; r0 < m; r0 += rows {
+		r1 := min(r0+rows, m)
+		o := out[:(r1-r0)*l.Out()]
+		l.Forward(w, o, x[r0*l.In():r1*l.In()], r1-r0)
+		if err := emit(o, r0, r1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Linear) In() int  { return l.W.Cols() }
+func (l *Linear) Out() int { return l.W.Rows() }
 func (l *Linear) String() string {
 	return fmt.Sprintf("Linear(in_features=%d, out_features=%d, bias=%s)", l.In(), l.Out(), pyBool(l.Bias != nil))
 }
@@ -60,36 +79,28 @@ type LSTMLayer struct {
 	Bih, Bhh []float32
 }
 
-// LSTM is nn.LSTM (unidirectional, with biases). For each layer and step t,
-// with x_t the layer's input and (h, c) its state:
+// LSTM is nn.LSTM (unidirectional, with biases) in float32; RunLSTM gives
+// its equations. Its gates add in this order:
 //
-//	[ĩ f̃ g̃ õ] = W_ih·x_t + b_ih + W_hh·h + b_hh
-//	i = σ(ĩ), f = σ(f̃), g = tanh(g̃), o = σ(õ)
-//	c ← f⊙c + i⊙g
-//	h ← o⊙tanh(c)
-//
-// and h is the next layer's input. The input products of a whole chunk are
-// done as one matrix product before the steps, as PyTorch does.
+//	G = (W_ih·x + (b_ih + b_hh)) + W_hh·h
 type LSTM struct {
 	Layer   []LSTMLayer
 	in, hid int
 	Dropout float64 // between layers, training only; printed by String
 
-	bias  [][]float32 // per layer: b_ih + b_hh
-	pre   []float32   // scratch: t×b×4h input projections
-	gates []float32   // scratch: b×4h
-	buf   [2][]float32
+	gates []Gates
 }
 
 // NewLSTM builds an LSTM from its layers; in is the first layer's input size.
 func NewLSTM(layers []LSTMLayer, in, hidden int, dropout float64) *LSTM {
 	l := &LSTM{Layer: layers, in: in, hid: hidden, Dropout: dropout}
-	for _, ly := range layers {
+	for k := range layers {
+		ly := &layers[k]
 		b := make([]float32, 4*hidden)
 		for j := range b {
 			b[j] = ly.Bih[j] + ly.Bhh[j]
 		}
-		l.bias = append(l.bias, b)
+		l.gates = append(l.gates, &lstmGates{ly: ly, bias: b})
 	}
 	return l
 }
@@ -101,31 +112,79 @@ func (l *LSTM) Layers() int { return len(l.Layer) }
 // String prints the module as PyTorch does: LSTM(512, 256, num_layers=5, dropout=0.5).
 func (l *LSTM) String() string { return LSTMRepr("LSTM", l.in, l.hid, len(l.Layer), l.Dropout) }
 
+// Gates returns each layer's gate computation.
+func (l *LSTM) Gates() []Gates { return l.gates }
+
 // Forward implements Recurrent.
-func (l *LSTM) Forward(out, x []float32, t, b int, s *State) {
-	h4 := 4 * l.hid
+func (l *LSTM) Forward(w *Work, out, x []float32, t, b int, s *State) {
+	RunLSTM(w, l.gates, l.hid, out, x, t, b, s)
+}
+
+// lstmGates computes a float32 layer's gate pre-activations.
+type lstmGates struct {
+	ly   *LSTMLayer
+	bias []float32 // b_ih + b_hh
+}
+
+func (g *lstmGates) Input(w *Work, pre, x []float32, n int) {
+	g.ly.Wih.Mul(w.Pool(), pre, x, n, g.bias)
+}
+
+func (g *lstmGates) Step(w *Work, gates, h, pre []float32, b int) {
+	copy(gates, pre)
+	g.ly.Whh.MulAdd(w.Pool(), gates, h, b)
+}
+
+// Gates computes one LSTM layer's gate pre-activations
+// G = W_ih·x + b_ih + W_hh·h + b_hh, in the order of additions of the
+// implementation it stands for (float32 and each quantized kind differ).
+type Gates interface {
+	// Input writes the input part of G for n rows of x (a whole chunk of
+	// steps at once, as PyTorch does) to pre, n×4h.
+	Input(w *Work, pre, x []float32, n int)
+	// Step writes G for b rows of h to gates, b×4h, given pre, this step's
+	// b rows of Input's result.
+	Step(w *Work, gates, h, pre []float32, b int)
+}
+
+// RunLSTM is the LSTM forward loop shared by every implementation. For
+// each layer (gates[k], hidden size hid) and step t, with x_t the layer's
+// input and (h, c) its state in s:
+//
+//	[ĩ f̃ g̃ õ] = W_ih·x_t + b_ih + W_hh·h + b_hh   (Gates)
+//	i = σ(ĩ), f = σ(f̃), g = tanh(g̃), o = σ(õ)
+//	c ← f⊙c + i⊙g
+//	h ← o⊙tanh(c)
+//
+// and h is the next layer's input; the last layer's h go to out, t×b×hid.
+// x is t×b×in, time outer.
+func RunLSTM(w *Work, gates []Gates, hid int, out, x []float32, t, b int, s *State) {
+	mk := w.Mark()
+	defer w.Release(mk)
+	h4 := 4 * hid
 	n := t * b
-	l.pre = f32.Grow(l.pre, n*h4)
-	l.gates = f32.Grow(l.gates, b*h4)
-	for i := range l.buf {
-		l.buf[i] = f32.Grow(l.buf[i], n*l.hid)
+	pre := w.Float32s(n * h4)
+	g := w.Float32s(b * h4)
+	var buf [2][]float32
+	if len(gates) > 1 {
+		buf[0] = w.Float32s(n * hid)
+	}
+	if len(gates) > 2 {
+		buf[1] = w.Float32s(n * hid)
 	}
 	in := x
-	for k := range l.Layer {
-		ly := &l.Layer[k]
+	for k, gk := range gates {
 		dst := out
-		if k < len(l.Layer)-1 {
-			dst = l.buf[k%2]
+		if k < len(gates)-1 {
+			dst = buf[k%2]
 		}
-		ly.Wih.Mul(l.pre, in, n, l.bias[k])
-		h := s.H[k*b*l.hid : (k+1)*b*l.hid]
-		c := s.C[k*b*l.hid : (k+1)*b*l.hid]
+		gk.Input(w, pre, in, n)
+		h := s.H[k*b*hid : (k+1)*b*hid]
+		c := s.C[k*b*hid : (k+1)*b*hid]
 		for step := range t {
-			g := l.gates
-			copy(g, l.pre[step*b*h4:(step+1)*b*h4])
-			ly.Whh.MulAdd(g, h, b)
-			f32.LSTMCell(g, c, h, b, l.hid, l.hid)
-			copy(dst[step*b*l.hid:(step+1)*b*l.hid], h)
+			gk.Step(w, g, h, pre[step*b*h4:(step+1)*b*h4], b)
+			f32.LSTMCell(g, c, h, b, hid, hid)
+			copy(dst[step*b*hid:(step+1)*b*hid], h)
 		}
 		in = dst
 	}

@@ -3,8 +3,6 @@ package model
 import (
 	"fmt"
 	"strings"
-
-	"github.com/lstmq/lstmq/internal/f32"
 )
 
 // Embedder maps token ids to vectors: dst[i*Dim() : (i+1)*Dim()] = E[ids[i]].
@@ -20,7 +18,7 @@ type Recurrent interface {
 	// Forward runs t steps for a batch of b sequences. x is t×b×Input()
 	// row-major (time outer), out receives the last layer's hidden states,
 	// t×b×Hidden(). s holds each layer's (h, c) and is updated in place.
-	Forward(out, x []float32, t, b int, s *State)
+	Forward(w *Work, out, x []float32, t, b int, s *State)
 	Input() int
 	Hidden() int
 	Layers() int
@@ -30,7 +28,13 @@ type Recurrent interface {
 // Projection is an affine map out = x·Wᵀ + bias over m rows of x (m×In()
 // row-major) into m×Out().
 type Projection interface {
-	Forward(out, x []float32, m int)
+	Forward(w *Work, out, x []float32, m int)
+	// ForwardBlocks computes what Forward(w, out, x, m) computes, rows at a
+	// time: emit receives out's rows [r0, r1) in a buffer it must not keep.
+	// It stops at emit's first error and returns it. A quantized
+	// projection quantizes its input once over all m rows, so the blocks
+	// equal Forward's rows exactly.
+	ForwardBlocks(w *Work, x []float32, m, rows int, emit func(out []float32, r0, r1 int) error) error
 	In() int
 	Out() int
 	String() string
@@ -57,15 +61,13 @@ func (s *State) Reset() {
 }
 
 // Model is LSTMModel. Dropout is the p printed by String; it only matters
-// when training.
+// when training. A Model holds no state of its own: it is safe for
+// concurrent use when each caller passes its own Work and State.
 type Model struct {
 	Encoder Embedder
 	RNN     Recurrent
 	Decoder Projection
 	Dropout float64
-
-	emb []float32 // scratch: t×b×ninp
-	out []float32 // scratch: t×b×nhid
 }
 
 // Tokens returns the vocabulary size ntoken.
@@ -77,17 +79,38 @@ func (m *Model) NewState(batch int) *State {
 }
 
 // Forward runs the model on ids (t×b, time outer) from state s (updated in
-// place) and writes the logits, t×b×ntoken, to logits.
-func (m *Model) Forward(logits []float32, ids []int32, t, b int, s *State) {
-	n := t * b
-	if len(ids) < n || len(logits) < n*m.Tokens() {
-		panic("model: Forward: short ids or logits")
+// place) and writes the logits, t×b×ntoken, to logits. Ids must be in
+// [0, Tokens()).
+func (m *Model) Forward(w *Work, logits []float32, ids []int32, t, b int, s *State) {
+	if len(logits) < t*b*m.Tokens() {
+		panic("model: Forward: short logits")
 	}
-	m.emb = f32.Grow(m.emb, n*m.Encoder.Dim())
-	m.out = f32.Grow(m.out, n*m.RNN.Hidden())
-	m.Encoder.Lookup(m.emb, ids[:n])
-	m.RNN.Forward(m.out, m.emb, t, b, s)
-	m.Decoder.Forward(logits, m.out, n)
+	mk := w.Mark()
+	defer w.Release(mk)
+	out := w.Float32s(t * b * m.RNN.Hidden())
+	m.Hidden(w, out, ids, t, b, s)
+	m.Decoder.Forward(w, logits, out, t*b)
+}
+
+// Hidden runs the embedding and the recurrent layers on ids (t×b, time
+// outer) from state s (updated in place) and writes the last layer's
+// outputs, t×b×nhid, to out: Forward without the decoder.
+func (m *Model) Hidden(w *Work, out []float32, ids []int32, t, b int, s *State) {
+	n := t * b
+	if len(ids) < n || len(out) < n*m.RNN.Hidden() {
+		panic("model: Hidden: short ids or out")
+	}
+	mk := w.Mark()
+	defer w.Release(mk)
+	emb := w.Float32s(n * m.Encoder.Dim())
+	m.Encoder.Lookup(emb, ids[:n])
+	m.RNN.Forward(w, out, emb, t, b, s)
+}
+
+// Clone returns an independent copy of the state.
+func (s *State) Clone() *State {
+	return &State{Layers: s.Layers, Batch: s.Batch, Hidden: s.Hidden,
+		H: append([]float32(nil), s.H...), C: append([]float32(nil), s.C...)}
 }
 
 // String prints the model as PyTorch's print(model) does.

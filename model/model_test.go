@@ -19,7 +19,7 @@ func TestLSTMStepByHand(t *testing.T) {
 	x := []float32{1, 2, -0.5, 0.25}
 	out := make([]float32, 2)
 	s := NewState(1, 1, 1)
-	l.Forward(out, x, 2, 1, s)
+	l.Forward(nil, out, x, 2, 1, s)
 
 	sig := func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
 	h, c := 0.0, 0.0

@@ -35,7 +35,7 @@ func BenchmarkForward(b *testing.B) {
 			st := m.NewState(batch)
 			b.ReportAllocs()
 			for b.Loop() {
-				m.Forward(logits, ids, t, batch, st)
+				m.Forward(nil, logits, ids, t, batch, st)
 			}
 			b.ReportMetric(float64(b.N*t*batch)/b.Elapsed().Seconds(), "tokens/s")
 		})

@@ -326,9 +326,6 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 		if s.actMax() != int32(qmax) {
 			return nil, nil, fmt.Errorf("metadata act_qmax %d does not fit scheme %s", qmax, s)
 		}
-		if s.Act8 && !exactU8() {
-			return nil, nil, fmt.Errorf("scheme %s: the int8 kernel is not exact for activations up to 255", s)
-		}
 	}
 	d := &decoder{f: f, used: map[string]bool{}}
 	m := &model.Model{Dropout: dropout}

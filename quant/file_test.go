@@ -79,6 +79,6 @@ func FuzzLoad(f *testing.F) {
 		}
 		ids := []int32{0, int32(m.Tokens() - 1)}
 		logits := make([]float32, 2*m.Tokens())
-		m.Forward(logits, ids, 1, 2, m.NewState(2))
+		m.Forward(nil, logits, ids, 1, 2, m.NewState(2))
 	})
 }

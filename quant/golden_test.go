@@ -328,7 +328,7 @@ func TestGoldenOutputs(t *testing.T) {
 			t.Errorf("%s: repr %s, %s; want %s, %s", c.scheme, m.Decoder, m.RNN, run.ReprDecoder, run.ReprRNN)
 		}
 		out := make([]float32, mf.LinearRows*mf.NToken)
-		m.Decoder.Forward(out, f32s(mf.LinearInput), mf.LinearRows)
+		m.Decoder.Forward(nil, out, f32s(mf.LinearInput), mf.LinearRows)
 		if d := maxRelErr(out, run.LinearOutput); d > 1e-5 {
 			t.Errorf("%s/%s: Linear differs from PyTorch by %.3g of its range", c.engine, c.scheme, d)
 		} else {
@@ -336,7 +336,7 @@ func TestGoldenOutputs(t *testing.T) {
 		}
 		st := model.NewState(mf.NLayers, mf.LSTMBatch, mf.NHid)
 		lo := make([]float32, mf.LSTMSteps*mf.LSTMBatch*mf.NHid)
-		m.RNN.Forward(lo, f32s(mf.LSTMInput), mf.LSTMSteps, mf.LSTMBatch, st)
+		m.RNN.Forward(nil, lo, f32s(mf.LSTMInput), mf.LSTMSteps, mf.LSTMBatch, st)
 		for _, x := range []struct {
 			name string
 			got  []float32

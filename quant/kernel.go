@@ -1,6 +1,9 @@
 package quant
 
-import "github.com/lstmq/lstmq/internal/q8"
+import (
+	"github.com/lstmq/lstmq/internal/q8"
+	"github.com/lstmq/lstmq/model"
+)
 
 // newKernel picks the product for w: internal/q8's packed kernels, one
 // matrix for per tensor and per channel scales, one per block of inputs for
@@ -26,8 +29,10 @@ func newKernel(w *Weight, q []int8) kernel {
 
 type q8Kernel struct{ p *q8.Packed }
 
-func (k q8Kernel) mulDequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
-	k.p.MulU8Dequant(dst, a, m, sa, za, bias)
+func (k q8Kernel) requireExact(maxA uint8) { k.p.RequireExact(maxA) }
+
+func (k q8Kernel) mulDequant(w *model.Work, dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
+	k.p.MulU8Dequant(w.Pool(), dst, a, m, sa, za, bias)
 }
 
 // blockKernel runs a block-scaled product as one q8 product per block of
@@ -36,30 +41,31 @@ func (k q8Kernel) mulDequant(dst []float32, a []uint8, m int, sa float32, za int
 type blockKernel struct {
 	n, k, block int
 	packs       []*q8.Packed
-	a           []uint8   // scratch: m×block activations of one block
-	part        []float32 // scratch: m×n partial outputs
 }
 
-func (b *blockKernel) mulDequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
-	if cap(b.part) < m*b.n {
-		b.part = make([]float32, m*b.n)
+func (b *blockKernel) requireExact(maxA uint8) {
+	for _, p := range b.packs {
+		p.RequireExact(maxA)
 	}
-	if cap(b.a) < m*b.block {
-		b.a = make([]uint8, m*b.block)
-	}
+}
+
+func (b *blockKernel) mulDequant(wk *model.Work, dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
+	mk := wk.Mark()
+	defer wk.Release(mk)
+	blockA := wk.Uint8s(m * b.block) // m×block activations of one block
+	part := wk.Float32s(m * b.n)     // m×n partial outputs
 	dst = dst[:m*b.n]
 	for i, p := range b.packs {
 		p0, w := i*b.block, p.Cols()
-		buf := b.a[:m*w]
+		buf := blockA[:m*w]
 		for r := range m {
 			copy(buf[r*w:(r+1)*w], a[r*b.k+p0:r*b.k+p0+w])
 		}
 		if i == 0 {
-			p.MulU8Dequant(dst, buf, m, sa, za, nil)
+			p.MulU8Dequant(wk.Pool(), dst, buf, m, sa, za, nil)
 			continue
 		}
-		part := b.part[:m*b.n]
-		p.MulU8Dequant(part, buf, m, sa, za, nil)
+		p.MulU8Dequant(wk.Pool(), part, buf, m, sa, za, nil)
 		for j, v := range part {
 			dst[j] += v
 		}
@@ -73,7 +79,3 @@ func (b *blockKernel) mulDequant(dst []float32, a []uint8, m int, sa float32, za
 		}
 	}
 }
-
-// exactU8 reports whether the products are exact for activations up to 255
-// (false with q8's AVX2 kernel, whose int16 pair sums saturate).
-func exactU8() bool { return q8.MaxExactU8() == 255 }

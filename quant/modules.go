@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/model"
 )
 
@@ -24,15 +23,39 @@ func NewLinear(w *Weight, bias []float32, qmax int32) *Linear {
 	if bias != nil && len(bias) != w.Rows {
 		panic("quant: NewLinear: len(bias) != rows")
 	}
+	w.kern.requireExact(uint8(qmax))
 	return &Linear{W: w, Bias: bias, act: act{qmax: qmax}}
 }
 
 // Forward implements model.Projection.
-func (l *Linear) Forward(out, x []float32, m int) {
+func (l *Linear) Forward(w *model.Work, out, x []float32, m int) {
 	if m < 0 || len(x) < m*l.W.Cols || len(out) < m*l.W.Rows {
 		panic("quant: Linear.Forward: short operand")
 	}
-	l.act.forward(l.W, out, x, m, l.Bias)
+	l.act.forward(w, l.W, out, x, m, l.Bias)
+}
+
+// ForwardBlocks implements model.Projection: x is quantized once, with one
+// scale over all m rows as Forward chooses it, then multiplied rows at a
+// time, so every block equals Forward's rows bit for bit.
+func (l *Linear) ForwardBlocks(w *model.Work, x []float32, m, rows int, emit func(out []float32, r0, r1 int) error) error {
+	if m < 0 || len(x) < m*l.W.Cols {
+		panic("quant: Linear.ForwardBlocks: short operand")
+	}
+	mk := w.Mark()
+	defer w.Release(mk)
+	rows = max(rows, 1)
+	a, s, zp := l.act.quantize(w, x[:m*l.W.Cols])
+	out := w.Float32s(min(rows, m) * l.W.Rows)
+	for r0 := 0; r0 < m; r0 += rows {
+		r1 := min(r0+rows, m)
+		o := out[:(r1-r0)*l.W.Rows]
+		l.W.kern.mulDequant(w, o, a[r0*l.W.Cols:r1*l.W.Cols], r1-r0, s, zp, l.Bias)
+		if err := emit(o, r0, r1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (l *Linear) In() int  { return l.W.Cols }
@@ -54,28 +77,32 @@ type LSTMLayer struct {
 	Bih, Bhh []float32
 }
 
-// LSTM is PyTorch's DynamicQuantizedLSTM (CPU path of RNN.cpp). For each
-// layer, over a chunk of t steps of b sequences:
+// LSTM is PyTorch's DynamicQuantizedLSTM (CPU path of RNN.cpp), run by
+// model.RunLSTM. Each layer's gates, over a chunk of t steps of b
+// sequences:
 //
 //	P = dequant(quant(X)·W_ihᵀ) + b_ih          X: all t·b input rows, one scale
-//	for each step:
-//	  G = (dequant(quant(h)·W_hhᵀ) + b_hh) + P_t  h: b rows, one scale per step
-//	  i, f, g, o = σ(G_i), σ(G_f), tanh(G_g), σ(G_o)
-//	  c ← f⊙c + i⊙g;  h ← o⊙tanh(c)              fp32
+//	G = (dequant(quant(h)·W_hhᵀ) + b_hh) + P_t  h: b rows, one scale per step
+//
+// and the cell update in float32.
 type LSTM struct {
 	Layer   []LSTMLayer
 	in, hid int
 	Dropout float64
 
 	act   act
-	pre   []float32
-	gates []float32
-	buf   [2][]float32
+	gates []model.Gates
 }
 
 // NewLSTM builds the module; in is the first layer's input size.
 func NewLSTM(layers []LSTMLayer, in, hidden int, dropout float64, qmax int32) *LSTM {
-	return &LSTM{Layer: layers, in: in, hid: hidden, Dropout: dropout, act: act{qmax: qmax}}
+	l := &LSTM{Layer: layers, in: in, hid: hidden, Dropout: dropout, act: act{qmax: qmax}}
+	for k := range layers {
+		layers[k].Wih.kern.requireExact(uint8(qmax))
+		layers[k].Whh.kern.requireExact(uint8(qmax))
+		l.gates = append(l.gates, &lstmGates{ly: &layers[k], act: l.act})
+	}
+	return l
 }
 
 func (l *LSTM) Input() int  { return l.in }
@@ -91,35 +118,29 @@ func (l *LSTM) String() string {
 	return model.LSTMRepr("DynamicQuantizedLSTM", l.in, l.hid, len(l.Layer), l.Dropout)
 }
 
+// Gates returns each layer's gate computation.
+func (l *LSTM) Gates() []model.Gates { return l.gates }
+
 // Forward implements model.Recurrent.
-func (l *LSTM) Forward(out, x []float32, t, b int, s *model.State) {
-	h4 := 4 * l.hid
-	n := t * b
-	l.pre = f32.Grow(l.pre, n*h4)
-	l.gates = f32.Grow(l.gates, b*h4)
-	for i := range l.buf {
-		l.buf[i] = f32.Grow(l.buf[i], n*l.hid)
-	}
-	in := x
-	for k := range l.Layer {
-		ly := &l.Layer[k]
-		dst := out
-		if k < len(l.Layer)-1 {
-			dst = l.buf[k%2]
-		}
-		l.act.forward(ly.Wih, l.pre, in, n, ly.Bih)
-		h := s.H[k*b*l.hid : (k+1)*b*l.hid]
-		c := s.C[k*b*l.hid : (k+1)*b*l.hid]
-		for step := range t {
-			g := l.gates
-			l.act.forward(ly.Whh, g, h, b, ly.Bhh)
-			for i, v := range l.pre[step*b*h4 : (step+1)*b*h4] {
-				g[i] += v
-			}
-			f32.LSTMCell(g, c, h, b, l.hid, l.hid)
-			copy(dst[step*b*l.hid:(step+1)*b*l.hid], h)
-		}
-		in = dst
+func (l *LSTM) Forward(w *model.Work, out, x []float32, t, b int, s *model.State) {
+	model.RunLSTM(w, l.gates, l.hid, out, x, t, b, s)
+}
+
+// lstmGates computes a quantized layer's gate pre-activations in PyTorch's
+// order of additions.
+type lstmGates struct {
+	ly  *LSTMLayer
+	act act
+}
+
+func (g *lstmGates) Input(w *model.Work, pre, x []float32, n int) {
+	g.act.forward(w, g.ly.Wih, pre, x, n, g.ly.Bih)
+}
+
+func (g *lstmGates) Step(w *model.Work, gates, h, pre []float32, b int) {
+	g.act.forward(w, g.ly.Whh, gates, h, b, g.ly.Bhh)
+	for i, v := range pre {
+		gates[i] += v
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/lstmq/lstmq/corpus"
-	"github.com/lstmq/lstmq/internal/parallel"
 	"github.com/lstmq/lstmq/internal/q8"
 	"github.com/lstmq/lstmq/model"
 )
@@ -171,7 +170,7 @@ func TestKernelsAgree(t *testing.T) {
 			for i := range got[m*n:] {
 				got[m*n+i] = -7
 			}
-			wt.kern.mulDequant(got[:m*n], a, m, 0.01, 37, bias)
+			wt.kern.mulDequant(nil, got[:m*n], a, m, 0.01, 37, bias)
 			genericKernel{wt, wt.Q()}.mulDequant(want, a, m, 0.01, 37, bias)
 			if !slices.Equal(got[:m*n], want) {
 				t.Errorf("%v %s: q8 (%s) and generic products differ", sh, gran, q8.Kernel())
@@ -205,7 +204,8 @@ func TestBlockProduct(t *testing.T) {
 	}
 	sa, za := float32(0.02), int32(100)
 	got := make([]float32, m*n)
-	wt.kern.mulDequant(got, a, m, sa, za, nil)
+	wt.kern.requireExact(255) // a reaches 255
+	wt.kern.mulDequant(nil, got, a, m, sa, za, nil)
 	dq := wt.Dequantize()
 	for i := range m {
 		for j := range n {
@@ -273,11 +273,9 @@ func TestQuantizeRejects(t *testing.T) {
 }
 
 // TestForwardAllocs checks that a quantized model allocates nothing per
-// Forward once its buffers exist (one thread: parallel.For's goroutines
+// Forward once its Work's buffers exist (one thread: the pool's closures
 // allocate by themselves).
 func TestForwardAllocs(t *testing.T) {
-	defer parallel.SetThreads(parallel.Threads())
-	parallel.SetThreads(1)
 	r := rand.New(rand.NewPCG(9, 10))
 	p := randomParams(r, 50, 12, 10, 2)
 	for _, name := range []string{"pytorch", "channel-act8-emb8", "block32"} {
@@ -292,8 +290,9 @@ func TestForwardAllocs(t *testing.T) {
 		}
 		st := m.NewState(3)
 		logits := make([]float32, 5*3*50)
-		m.Forward(logits, ids, 5, 3, st)
-		if n := testing.AllocsPerRun(20, func() { m.Forward(logits, ids, 5, 3, st) }); n != 0 {
+		w := model.NewWork(nil)
+		m.Forward(w, logits, ids, 5, 3, st)
+		if n := testing.AllocsPerRun(20, func() { m.Forward(w, logits, ids, 5, 3, st) }); n != 0 {
 			t.Errorf("%s: %v allocations per Forward, want 0", name, n)
 		}
 	}
@@ -342,8 +341,8 @@ func TestSaveLoad(t *testing.T) {
 		}
 		a := make([]float32, len(ids)*40)
 		b := make([]float32, len(ids)*40)
-		m.Forward(a, ids, 6, 2, m.NewState(2))
-		m2.Forward(b, ids, 6, 2, m2.NewState(2))
+		m.Forward(nil, a, ids, 6, 2, m.NewState(2))
+		m2.Forward(nil, b, ids, 6, 2, m2.NewState(2))
 		if !slices.Equal(a, b) {
 			t.Errorf("%s: logits differ after save and load", name)
 		}
@@ -402,7 +401,7 @@ func TestLoadRejects(t *testing.T) {
 func TestReport(t *testing.T) {
 	mf, p := loadModelFixture(t)
 	data := corpus.Batchify(mf.EvalTokens, mf.Batch)
-	rows, err := Report(p, mf.Dropout, Scheme{Weights: "tensor", Embedding8: true}, data, mf.BPTT)
+	rows, err := Report(nil, p, mf.Dropout, Scheme{Weights: "tensor", Embedding8: true}, data, mf.BPTT)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +423,7 @@ func TestReport(t *testing.T) {
 			t.Errorf("%s: SQNR %v dB, loss %v", r.Name, r.SQNR, r.Loss)
 		}
 	}
-	if _, err := Report(p, 0, PyTorch, data, 0); err == nil {
+	if _, err := Report(nil, p, 0, PyTorch, data, 0); err == nil {
 		t.Error("bptt 0: no error")
 	}
 }
@@ -436,7 +435,7 @@ func TestSchemeLosses(t *testing.T) {
 	data := corpus.Batchify(mf.EvalTokens, mf.Batch)
 	for _, name := range []string{"pytorch", "act8", "channel", "channel-act8", "channel-act8-emb8", "block32", "block32-act8", "block64-act8", "tensor-emb8"} {
 		s, _ := ParseScheme(name)
-		rows, err := Report(p, mf.Dropout, s, data, mf.BPTT)
+		rows, err := Report(nil, p, mf.Dropout, s, data, mf.BPTT)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -477,7 +476,7 @@ func TestSchemesHeavyTailed(t *testing.T) {
 	}
 	fp := model.New(*p, 0)
 	ref := make([]float32, len(ids)*500)
-	fp.Forward(ref, ids, 35, 2, fp.NewState(2))
+	fp.Forward(nil, ref, ids, 35, 2, fp.NewState(2))
 	db := map[string]float64{}
 	for _, name := range []string{"pytorch", "act8", "channel", "channel-act8", "block32-act8", "channel-act8-emb8"} {
 		s, _ := ParseScheme(name)
@@ -486,7 +485,7 @@ func TestSchemesHeavyTailed(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := make([]float32, len(ref))
-		m.Forward(out, ids, 35, 2, m.NewState(2))
+		m.Forward(nil, out, ids, 35, 2, m.NewState(2))
 		db[name] = SQNR(ref, out)
 		t.Logf("%-18s logits SQNR %.2f dB", name, db[name])
 	}

@@ -19,9 +19,6 @@ func Quantize(p *model.Params, dropout float64, s Scheme) (*model.Model, error) 
 	if err := checkParams(p); err != nil {
 		return nil, err
 	}
-	if s.Act8 && !exactU8() {
-		return nil, fmt.Errorf("quant: scheme %s: the int8 kernel is not exact for activations up to 255", s)
-	}
 	qmax := s.actMax()
 	layers := make([]LSTMLayer, len(p.Layers))
 	for k, lp := range p.Layers {

@@ -33,8 +33,8 @@ type LayerReport struct {
 // Report measures, for each layer that s quantizes, the SQNR of its output
 // and the loss of the model in which only it is quantized, over data
 // evaluated in chunks of bptt steps. The rows are "fp32", then the layers
-// in model order, then "all".
-func Report(p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bptt int) ([]LayerReport, error) {
+// in model order, then "all". The products run on wk's pool (wk may be nil).
+func Report(wk *model.Work, p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bptt int) ([]LayerReport, error) {
 	if bptt < 1 {
 		return nil, fmt.Errorf("quant: report: bptt %d < 1", bptt)
 	}
@@ -50,23 +50,16 @@ func Report(p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bp
 	if err != nil {
 		return nil, err
 	}
+	if wk == nil {
+		wk = model.NewWork(nil)
+	}
 	fp := model.New(*p, dropout)
 	qrnn := qm.RNN.(*LSTM)
 	nl := len(p.Layers)
 
-	// One-layer modules, fp32 and quantized, for each LSTM layer.
-	fl := make([]model.Recurrent, nl)
-	ql := make([]model.Recurrent, nl)
-	for k, lp := range p.Layers {
-		in := p.NInp
-		if k > 0 {
-			in = p.NHid
-		}
-		fl[k] = model.NewLSTM([]model.LSTMLayer{{
-			Wih: f32.NewMatrix(lp.Wih, 4*p.NHid, in), Whh: f32.NewMatrix(lp.Whh, 4*p.NHid, p.NHid),
-			Bih: lp.Bih, Bhh: lp.Bhh}}, in, p.NHid, 0)
-		ql[k] = NewLSTM([]LSTMLayer{qrnn.Layer[k]}, in, p.NHid, 0, qrnn.ActMax())
-	}
+	// Each layer's gates, fp32 and quantized.
+	fg := fp.RNN.(*model.LSTM).Gates()
+	qg := qrnn.Gates()
 
 	// SQNR of each layer on the fp32 model's inputs to it.
 	names := []string{}
@@ -95,6 +88,9 @@ func Report(p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bp
 	for k := range nl {
 		fs[k], qs[k] = model.NewState(1, b, p.NHid), model.NewState(1, b, p.NHid)
 	}
+	layer := func(g model.Gates, out, x []float32, t int, st *model.State) {
+		model.RunLSTM(wk, []model.Gates{g}, p.NHid, out, x, t, b, st)
+	}
 	var emb, embq, y, yq, lg, lgq []float32
 	var xs [2][]float32 // layer inputs and outputs, alternating
 	for i := 0; i < data.Steps-1; i += bptt {
@@ -115,22 +111,22 @@ func Report(p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bp
 			xs[k%2] = f32.Grow(xs[k%2], n*p.NHid)
 			y = xs[k%2]
 			yq = f32.Grow(yq, n*p.NHid)
-			fl[k].Forward(y, x, t, b, fs[k])
-			ql[k].Forward(yq, x, t, b, qs[k])
+			layer(fg[k], y, x, t, fs[k])
+			layer(qg[k], yq, x, t, qs[k])
 			acc(row, y, yq)
 			row++
 			x = y
 		}
 		lg = f32.Grow(lg, n*p.NToken)
 		lgq = f32.Grow(lgq, n*p.NToken)
-		fp.Decoder.Forward(lg, x, n)
-		qm.Decoder.Forward(lgq, x, n)
+		fp.Decoder.Forward(wk, lg, x, n)
+		qm.Decoder.Forward(wk, lgq, x, n)
 		acc(row, lg, lgq)
 	}
 
 	// Losses: fp32, each layer alone, everything.
 	run := func(m *model.Model) float64 {
-		return (&eval.Evaluator{Model: m, BPTT: bptt}).Run(data).Loss
+		return (&eval.Evaluator{Model: m, BPTT: bptt, Work: wk}).Run(data).Loss
 	}
 	out := []LayerReport{{Name: "fp32", Module: fp.String(), SQNR: math.Inf(1), Loss: run(fp)}}
 	row := 0
@@ -141,10 +137,10 @@ func Report(p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bp
 		row++
 	}
 	for k := range nl {
-		layers := append([]model.Recurrent(nil), fl...)
-		layers[k] = ql[k]
+		gates := append([]model.Gates(nil), fg...)
+		gates[k] = qg[k]
 		m := *fp
-		m.RNN = &stack{layers: layers, in: p.NInp, hid: p.NHid}
+		m.RNN = &mixed{gates: gates, in: p.NInp, hid: p.NHid}
 		out = append(out, LayerReport{Name: names[row], Module: mods[row], SQNR: db(sig[row], noise[row]), Loss: run(&m)})
 		row++
 	}
@@ -160,8 +156,8 @@ func Report(p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bp
 		t := len(ids) / b
 		lg = f32.Grow(lg, t*b*p.NToken)
 		lgq = f32.Grow(lgq, t*b*p.NToken)
-		fp.Forward(lg, ids, t, b, fst)
-		qm.Forward(lgq, ids, t, b, qst)
+		fp.Forward(wk, lg, ids, t, b, fst)
+		qm.Forward(wk, lgq, ids, t, b, qst)
 		for j, v := range lg {
 			d := float64(v) - float64(lgq[j])
 			ls += float64(v) * float64(v)
@@ -179,31 +175,17 @@ func db(sig, noise float64) float64 {
 	return 10 * math.Log10(sig/noise)
 }
 
-// stack chains one-layer recurrent modules into a multi-layer one, so that
-// fp32 and quantized layers can be mixed.
-type stack struct {
-	layers  []model.Recurrent
+// mixed is an LSTM whose layers are some fp32 and some quantized.
+type mixed struct {
+	gates   []model.Gates
 	in, hid int
-	buf     [2][]float32
 }
 
-func (s *stack) Input() int     { return s.in }
-func (s *stack) Hidden() int    { return s.hid }
-func (s *stack) Layers() int    { return len(s.layers) }
-func (s *stack) String() string { return fmt.Sprintf("stack(%d layers)", len(s.layers)) }
+func (s *mixed) Input() int     { return s.in }
+func (s *mixed) Hidden() int    { return s.hid }
+func (s *mixed) Layers() int    { return len(s.gates) }
+func (s *mixed) String() string { return fmt.Sprintf("mixed(%d layers)", len(s.gates)) }
 
-func (s *stack) Forward(out, x []float32, t, b int, st *model.State) {
-	n := t * b * s.hid
-	in := x
-	for k, l := range s.layers {
-		dst := out
-		if k < len(s.layers)-1 {
-			s.buf[k%2] = f32.Grow(s.buf[k%2], n)
-			dst = s.buf[k%2]
-		}
-		ls := &model.State{Layers: 1, Batch: b, Hidden: s.hid,
-			H: st.H[k*b*s.hid : (k+1)*b*s.hid], C: st.C[k*b*s.hid : (k+1)*b*s.hid]}
-		l.Forward(dst, in, t, b, ls)
-		in = dst
-	}
+func (s *mixed) Forward(w *model.Work, out, x []float32, t, b int, st *model.State) {
+	model.RunLSTM(w, s.gates, s.hid, out, x, t, b, st)
 }

@@ -3,8 +3,8 @@ package quant
 import (
 	"fmt"
 
-	"github.com/lstmq/lstmq/internal/parallel"
 	"github.com/lstmq/lstmq/internal/q8"
+	"github.com/lstmq/lstmq/model"
 )
 
 // Weight is an int8 weight matrix W_q (Rows×Cols; PyTorch's layout is
@@ -23,11 +23,10 @@ type Weight struct {
 	Scales     []float32
 	Block      int
 
-	rowSums []int32 // Σ_k W_q[j,k] per row (Block 0) or per row and block
-	kern    kernel
+	kern kernel
 }
 
-// NewWeight checks the shapes, precomputes the row sums and packs q
+// NewWeight checks the shapes and packs q
 // (row-major Rows×Cols) for the kernel; q is not kept.
 func NewWeight(q []int8, rows, cols int, scales []float32, block int) (*Weight, error) {
 	if rows < 0 || cols < 0 || len(q) != rows*cols {
@@ -51,16 +50,6 @@ func NewWeight(q []int8, rows, cols int, scales []float32, block int) (*Weight, 
 		}
 	}
 	w := &Weight{Rows: rows, Cols: cols, Scales: scales, Block: block}
-	bs := cols
-	if block > 0 {
-		bs = block
-	}
-	w.rowSums = make([]int32, rows*nb)
-	for j := range rows {
-		for p, v := range q[j*cols : (j+1)*cols] {
-			w.rowSums[j*nb+p/max(bs, 1)] += int32(v)
-		}
-	}
 	w.kern = newKernel(w, q)
 	return w, nil
 }
@@ -134,75 +123,30 @@ type kernel interface {
 	// mulDequant sets, for m rows of a (m×Cols), dst[i*Rows+j] =
 	// Σ_blocks float32(acc_b − za·rowsum_{j,b})·(sa·scale_{j,b}) + bias[j]
 	// (bias may be nil).
-	mulDequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32)
+	mulDequant(w *model.Work, dst []float32, a []uint8, m int, sa float32, za int32, bias []float32)
+	// requireExact makes the products exact for activations up to maxA.
+	requireExact(maxA uint8)
 }
 
-// genericKernel is the pure-Go reference: exact int32 products, then one
-// dequantization per output (per block for block scales). q is W_q
-// row-major.
-type genericKernel struct {
-	w *Weight
-	q []int8
+// act quantizes activations per call, per tensor, and runs a Weight's
+// dynamic quantized product; qmax is the activations' largest code.
+type act struct{ qmax int32 }
+
+// forward computes dst = dequant(quant(x)·W_qᵀ) + bias for m rows of x, the
+// activation scale and zero point chosen over all m rows.
+func (q act) forward(wk *model.Work, w *Weight, dst, x []float32, m int, bias []float32) {
+	mk := wk.Mark()
+	defer wk.Release(mk)
+	a, s, zp := q.quantize(wk, x[:m*w.Cols])
+	w.kern.mulDequant(wk, dst, a, m, s, zp, bias)
 }
 
-func (g genericKernel) mulDequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
-	w := g.w
-	n, k := w.Rows, w.Cols
-	bs, nb := k, 1
-	if w.Block > 0 {
-		bs, nb = w.Block, (k+w.Block-1)/w.Block
-	}
-	parallel.For(n, 16, func(lo, hi int) {
-		for i := range m {
-			ar := a[i*k : (i+1)*k]
-			for j := lo; j < hi; j++ {
-				wr := g.q[j*k : (j+1)*k]
-				var sum float32
-				for b := range nb {
-					p0, p1 := b*bs, min((b+1)*bs, k)
-					var acc int32
-					for p := p0; p < p1; p++ {
-						acc += int32(ar[p]) * int32(wr[p])
-					}
-					s := w.Scales[0]
-					switch {
-					case w.Block > 0:
-						s = w.Scales[j*nb+b]
-					case len(w.Scales) > 1:
-						s = w.Scales[j]
-					}
-					v := float32(acc-za*w.rowSums[j*nb+b]) * (sa * s)
-					if nb == 1 {
-						sum = v
-					} else {
-						sum += v
-					}
-				}
-				if bias != nil {
-					sum += bias[j]
-				}
-				dst[i*n+j] = sum
-			}
-		}
-	})
-}
-
-// act quantizes activations on every call, per tensor, into a reusable
-// buffer, and runs a Weight's dynamic quantized product.
-type act struct {
-	qmax int32
-	buf  []uint8
-}
-
-// forward computes dst = dequant(quant(x)·W_qᵀ) + bias for m rows of x.
-func (q *act) forward(w *Weight, dst, x []float32, m int, bias []float32) {
-	x = x[:m*w.Cols]
+// quantize returns x quantized to [0, qmax] in a scratch buffer of wk,
+// with its scale and zero point, as PyTorch's dynamic modules choose them.
+func (q act) quantize(wk *model.Work, x []float32) (a []uint8, s float32, zp int32) {
 	lo, hi := q8.MinMax(x)
-	s, zp := ChooseActivationParams(lo, hi, 0, q.qmax)
-	if cap(q.buf) < len(x) {
-		q.buf = make([]uint8, len(x))
-	}
-	a := q.buf[:len(x)]
+	s, zp = ChooseActivationParams(lo, hi, 0, q.qmax)
+	a = wk.Uint8s(len(x))
 	q8.QuantizeU8(a, x, 1/s, zp, q.qmax)
-	w.kern.mulDequant(dst, a, m, s, zp, bias)
+	return a, s, zp
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // The backward products. Each has a pure-Go cache-blocked loop (the
-// reference, split over output rows with parallel.For) and a path through
+// reference, split over output rows with the trainer's pool) and a path through
 // the SIMD kernels of internal/f32 (f32.Matrix.Mul on transposed operands),
 // chosen by useKernels. In both, every output is summed in a fixed order
 // (the reduction index ascending, in blocks), so results do not depend on
@@ -26,7 +26,10 @@ const (
 
 // scratch holds the transposed operands of the kernel path, reused from
 // call to call.
-type scratch struct{ at, bt []float32 }
+type scratch struct {
+	pool   *parallel.Pool // the trainer's threads; nil: one
+	at, bt []float32
+}
 
 // mulNN computes dst = a·b, or dst += a·b if acc, for a m×n and b n×k
 // (row-major):
@@ -47,11 +50,11 @@ func (s *scratch) mulNN(dst, a, b []float32, m, n, k int, acc bool) {
 	}
 	if useKernels {
 		// a·b = a·(bᵀ)ᵀ: f32.Matrix.MulAdd with W = bᵀ (k×n).
-		s.bt = transpose(s.bt, b, n, k)
-		f32.NewMatrix(s.bt, k, n).MulAdd(dst, a, m)
+		s.bt = transpose(s.pool, s.bt, b, n, k)
+		f32.NewMatrix(s.bt, k, n).MulAdd(s.pool, dst, a, m)
 		return
 	}
-	parallel.For(m, rowBlock, func(lo, hi int) { mulNNRows(dst, a, b, n, k, lo, hi) })
+	s.pool.For(m, rowBlock, func(lo, hi int) { mulNNRows(dst, a, b, n, k, lo, hi) })
 }
 
 // mulNNRows computes rows [lo, hi) of dst += a·b.
@@ -110,15 +113,15 @@ func (s *scratch) mulTN(dst, a, b []float32, m, n, k int, acc bool) {
 	}
 	if useKernels {
 		// aᵀ·b = aᵀ·(bᵀ)ᵀ: f32.Matrix.MulAdd with W = bᵀ (k×m), x = aᵀ (n×m).
-		s.at = transpose(s.at, a, m, n)
-		s.bt = transpose(s.bt, b, m, k)
+		s.at = transpose(s.pool, s.at, a, m, n)
+		s.bt = transpose(s.pool, s.bt, b, m, k)
 		w := f32.NewMatrix(s.bt, k, m)
 		// MulAdd splits its k outputs over threads in 128-column blocks,
 		// unevenly for k = 200; split the n rows too.
-		parallel.For(n, 64, func(lo, hi int) { w.MulAdd(dst[lo*k:hi*k], s.at[lo*m:hi*m], hi-lo) })
+		s.pool.For(n, 64, func(lo, hi int) { w.MulAdd(nil, dst[lo*k:hi*k], s.at[lo*m:hi*m], hi-lo) })
 		return
 	}
-	parallel.For(n, rowBlock, func(lo, hi int) { mulTNRows(dst, a, b, m, n, k, lo, hi) })
+	s.pool.For(n, rowBlock, func(lo, hi int) { mulTNRows(dst, a, b, m, n, k, lo, hi) })
 }
 
 // mulTNRows computes rows [lo, hi) of dst += aᵀ·b.
@@ -168,10 +171,10 @@ func axpy(y []float32, a float32, x []float32) {
 // transpose returns the k×m transpose of a (m×k row-major) in dst, which
 // it grows as needed: dst[p*m+i] = a[i*k+p]. It works in tb×tb tiles, eight
 // rows of a at a time, split over threads by columns of a.
-func transpose(dst, a []float32, m, k int) []float32 {
+func transpose(pool *parallel.Pool, dst, a []float32, m, k int) []float32 {
 	dst = grow(dst, m*k)
 	const tb = 64
-	parallel.For(k, tb, func(lo, hi int) {
+	pool.For(k, tb, func(lo, hi int) {
 		for p0 := lo; p0 < hi; p0 += tb {
 			p1 := min(p0+tb, hi)
 			i := 0

@@ -14,7 +14,6 @@ import (
 // (rowBlock 4, redBlock 128, the kernels' 16-column panels), with guard
 // bands after dst to catch writes past the end.
 func TestGemm(t *testing.T) {
-	defer parallel.SetThreads(parallel.Threads())
 	defer func(v bool) { useKernels = v }(useKernels)
 	rng := rand.New(rand.NewPCG(1, 2))
 	rnd := func(n int) []float32 {
@@ -30,7 +29,7 @@ func TestGemm(t *testing.T) {
 	for _, kernels := range []bool{true, false} {
 		for _, threads := range []int{1, 3} {
 			useKernels = kernels
-			parallel.SetThreads(threads)
+			s.pool = parallel.NewPool(threads)
 			for _, sz := range sizes {
 				m, n, k := sz[0], sz[1], sz[2]
 				for _, acc := range []bool{false, true} {
@@ -108,7 +107,7 @@ func TestTranspose(t *testing.T) {
 			for i := range a {
 				a[i] = float32(i)
 			}
-			d := transpose(nil, a, m, k)
+			d := transpose(nil, nil, a, m, k)
 			for i := range m {
 				for p := range k {
 					if d[p*m+i] != a[i*k+p] {
@@ -127,7 +126,7 @@ func BenchmarkTranspose(b *testing.B) {
 	b.SetBytes(int64(8 * m * k))
 	b.ReportAllocs()
 	for b.Loop() {
-		d = transpose(d, a, m, k)
+		d = transpose(nil, d, a, m, k)
 	}
 }
 

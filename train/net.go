@@ -134,11 +134,11 @@ func (n *net) forward(ids, y []int32, t, b int, st *model.State, train bool) flo
 		for j := range n.bias {
 			n.bias[j] = lp.Bih[j] + lp.Bhh[j]
 		}
-		f32.NewMatrix(lp.Wih, 4*H, in).Mul(la.gates, x, N, n.bias)
+		f32.NewMatrix(lp.Wih, 4*H, in).Mul(n.s.pool, la.gates, x, N, n.bias)
 		whh := f32.NewMatrix(lp.Whh, 4*H, H)
 		for s := range t {
 			g := la.gates[s*b*4*H : (s+1)*b*4*H]
-			whh.MulAdd(g, la.hs[s*b*H:(s+1)*b*H], b)
+			whh.MulAdd(n.s.pool, g, la.hs[s*b*H:(s+1)*b*H], b)
 			lstmPointwise(g, la.cs[s*b*H:(s+1)*b*H], la.cs[(s+1)*b*H:(s+2)*b*H], la.hs[(s+1)*b*H:(s+2)*b*H], b, H)
 		}
 		copy(st.H[k*b*H:(k+1)*b*H], la.hs[t*b*H:])
@@ -156,7 +156,7 @@ func (n *net) forward(ids, y []int32, t, b int, st *model.State, train bool) flo
 	n.out = x
 
 	n.logits = grow(n.logits, N*n.nt)
-	f32.NewMatrix(n.p.DecoderW, n.nt, H).Mul(n.logits, n.out, N, n.p.DecoderB)
+	f32.NewMatrix(n.p.DecoderW, n.nt, H).Mul(n.s.pool, n.logits, n.out, N, n.p.DecoderB)
 	return n.crossEntropy(y[:N])
 }
 
@@ -229,7 +229,7 @@ func (n *net) crossEntropy(y []int32) float64 {
 	N, V := len(y), n.nt
 	n.rowLoss = grow64(n.rowLoss, N)
 	inv := float32(1 / float64(N))
-	parallel.For(N, 1, func(lo, hi int) {
+	n.s.pool.For(N, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			z := n.logits[r*V : (r+1)*V]
 			n.rowLoss[r] = float64(f32.LogSumExp(z)) - float64(z[y[r]])
@@ -256,7 +256,7 @@ func (n *net) backward() {
 	g := n.g
 
 	// Decoder: y = x·Wᵀ + b.
-	columnSums(g.DecoderB, dy, N, V)
+	columnSums(n.s.pool, g.DecoderB, dy, N, V)
 	n.s.mulTN(g.DecoderW, dy, n.out, N, V, H, false) // dW = dYᵀ·X (the encoder's gradient too, when tied)
 	n.dOut = grow(n.dOut, N*H)
 	n.s.mulNN(n.dOut, dy, n.p.DecoderW, N, V, H, false) // dX = dY·W
@@ -320,7 +320,7 @@ func (n *net) layerBackward(k int, dh, dIn []float32, in int) {
 	clear(n.dc)
 	var whhT *f32.Matrix
 	if useKernels {
-		n.s.bt = transpose(n.s.bt, lp.Whh, 4*H, H)
+		n.s.bt = transpose(n.s.pool, n.s.bt, lp.Whh, 4*H, H)
 		whhT = f32.NewMatrix(n.s.bt, H, 4*H)
 	}
 	for s := t - 1; s >= 0; s-- {
@@ -351,7 +351,7 @@ func (n *net) layerBackward(k int, dh, dIn []float32, in int) {
 			break
 		}
 		if whhT != nil {
-			whhT.Mul(n.dh, dgs, b, nil)
+			whhT.Mul(n.s.pool, n.dh, dgs, b, nil)
 		} else {
 			clear(n.dh)
 			mulNNRows(n.dh, dgs, lp.Whh, 4*H, H, 0, b)
@@ -359,14 +359,14 @@ func (n *net) layerBackward(k int, dh, dIn []float32, in int) {
 	}
 	n.s.mulTN(gp.Wih, n.dG, la.in, N, 4*H, in, false)
 	n.s.mulTN(gp.Whh, n.dG, la.hs, N, 4*H, H, false)
-	columnSums(gp.Bih, n.dG, N, 4*H)
+	columnSums(n.s.pool, gp.Bih, n.dG, N, 4*H)
 	copy(gp.Bhh, gp.Bih)
 	n.s.mulNN(dIn, n.dG, lp.Wih, N, 4*H, in, false)
 }
 
 // columnSums sets dst[j] = Σ_r a[r*n+j] for a m×n, summing r in order.
-func columnSums(dst, a []float32, m, n int) {
-	parallel.For(n, 256, func(lo, hi int) {
+func columnSums(pool *parallel.Pool, dst, a []float32, m, n int) {
+	pool.For(n, 256, func(lo, hi int) {
 		d := dst[lo:hi]
 		clear(d)
 		for r := range m {

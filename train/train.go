@@ -37,6 +37,7 @@ type Config struct {
 	Save                  string        // path of the best model (a state_dict .pth); "" keeps it in memory only
 	Init                  *model.Params // start from these weights (used, not copied) instead of InitParams
 	MaxBatches            int           // if > 0, stop each epoch after this many batches
+	Threads               int           // worker threads; < 1 means GOMAXPROCS
 }
 
 // Defaults returns main.py's defaults: --emsize 200 --nhid 200 --nlayers 2
@@ -151,17 +152,17 @@ func (n *net) step(x, y []int32, t, b int, st *model.State, lr, clip float64) (l
 	loss = n.forward(x, y, t, b, st, true)
 	n.backward()
 	gs := tensors(n.g)
-	norm = globalNorm(gs)
+	norm = globalNorm(n.s.pool, gs)
 	if clip > 0 {
 		if coef := clip / (norm + 1e-6); coef < 1 {
-			scaleAll(gs, float32(coef))
+			scaleAll(n.s.pool, gs, float32(coef))
 		}
 	}
 	ps := tensors(n.p)
 	a := float32(-lr)
 	for i, p := range ps {
 		g := gs[i]
-		parallel.For(len(p), 1<<14, func(lo, hi int) { axpy(p[lo:hi], a, g[lo:hi]) })
+		n.s.pool.For(len(p), 1<<14, func(lo, hi int) { axpy(p[lo:hi], a, g[lo:hi]) })
 	}
 	return loss, norm
 }
@@ -171,13 +172,13 @@ func (n *net) step(x, y []int32, t, b int, st *model.State, lr, clip float64) (l
 const normBlock = 1 << 14
 
 // globalNorm returns √(Σ_t Σ_i t[i]²), accumulated in float64.
-func globalNorm(ts [][]float32) float64 {
+func globalNorm(pool *parallel.Pool, ts [][]float32) float64 {
 	var s float64
 	var part []float64
 	for _, t := range ts {
 		nb := (len(t) + normBlock - 1) / normBlock
 		part = grow64(part, nb)
-		parallel.For(nb, 1, func(lo, hi int) {
+		pool.For(nb, 1, func(lo, hi int) {
 			for bi := lo; bi < hi; bi++ {
 				var a float64
 				for _, v := range t[bi*normBlock : min((bi+1)*normBlock, len(t))] {
@@ -193,9 +194,9 @@ func globalNorm(ts [][]float32) float64 {
 	return math.Sqrt(s)
 }
 
-func scaleAll(ts [][]float32, c float32) {
+func scaleAll(pool *parallel.Pool, ts [][]float32, c float32) {
 	for _, t := range ts {
-		parallel.For(len(t), 1<<14, func(lo, hi int) {
+		pool.For(len(t), 1<<14, func(lo, hi int) {
 			for i := range t[lo:hi] {
 				t[lo+i] *= c
 			}
@@ -242,11 +243,13 @@ func Train(ctx context.Context, c *corpus.Corpus, cfg Config, log io.Writer) (*m
 	}
 
 	n := newNet(p, cfg.Dropout, cfg.Seed)
+	n.s.pool = parallel.NewPool(cfg.Threads)
 	lr := cfg.LR
 	var best *model.Params
 	rule := strings.Repeat("-", 89)
+	evalWork := model.NewWork(n.s.pool)
 	evaluate := func(q *model.Params, data *corpus.Batches) float64 {
-		ev := &eval.Evaluator{Model: model.New(*q, cfg.Dropout), BPTT: cfg.BPTT}
+		ev := &eval.Evaluator{Model: model.New(*q, cfg.Dropout), BPTT: cfg.BPTT, Work: evalWork}
 		return ev.Run(data).Loss
 	}
 	var words int

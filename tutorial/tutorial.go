@@ -157,7 +157,7 @@ func Run(ctx context.Context, opt Options, w io.Writer) (*Summary, error) {
 	if opt.OutText == "" {
 		opt.OutText = filepath.Join(opt.WorkDir, "out.txt")
 	}
-	ids, err := generate.Sample(fp, generate.Options{Words: opt.Words, Temperature: opt.Temperature, Seed: opt.Seed,
+	ids, err := generate.Sample(model.NewWork(parallel.NewPool(0)), fp, generate.Options{Words: opt.Words, Temperature: opt.Temperature, Seed: opt.Seed,
 		Progress: func(i, n int) { fmt.Fprintf(w, "| Generated %d/%d words\n", i, n) }})
 	if err != nil {
 		return nil, err
@@ -201,9 +201,6 @@ func Run(ctx context.Context, opt Options, w io.Writer) (*Summary, error) {
 	fmt.Fprintln(w, "Size (MB):", float64(st.Size())/1e6)
 
 	// 7. Loss and time, one thread.
-	old := parallel.Threads()
-	parallel.SetThreads(1)
-	defer parallel.SetThreads(old)
 	data := corpus.Batchify(c.Test, 1)
 	if opt.MaxTokens > 0 {
 		data = data.Head(opt.MaxTokens)

@@ -100,6 +100,8 @@ func newRoot(stdout, stderr io.Writer) (root *cobra.Command, finish func() error
 	root.AddCommand(
 		newEvalCmd(),
 		newGenerateCmd(),
+		newScoreCmd(),
+		newNextCmd(),
 		newInspectCmd(),
 		newVocabCmd(),
 		newQuantizeCmd(),
@@ -112,14 +114,14 @@ func newRoot(stdout, stderr io.Writer) (root *cobra.Command, finish func() error
 	return root, finish
 }
 
-// addThreads adds --threads to c; the returned func applies it.
-func addThreads(c *cobra.Command) func() error {
+// addThreads adds --threads to c; the returned func checks it and gives
+// the pool the command's products run on.
+func addThreads(c *cobra.Command) func() (*parallel.Pool, error) {
 	n := c.Flags().Int("threads", 0, "worker goroutines for the matrix products (0: all cores)")
-	return func() error {
+	return func() (*parallel.Pool, error) {
 		if *n < 0 {
-			return usagef("--threads must be >= 0, got %d", *n)
+			return nil, usagef("--threads must be >= 0, got %d", *n)
 		}
-		parallel.SetThreads(*n)
-		return nil
+		return parallel.NewPool(*n), nil
 	}
 }

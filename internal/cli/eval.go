@@ -9,8 +9,8 @@ import (
 
 	"github.com/lstmq/lstmq/corpus"
 	"github.com/lstmq/lstmq/eval"
-	"github.com/lstmq/lstmq/internal/parallel"
 	"github.com/lstmq/lstmq/internal/progress"
+	"github.com/lstmq/lstmq/model"
 )
 
 // evalReport is what `lstmq eval --json` prints.
@@ -55,7 +55,8 @@ func newEvalCmd() *cobra.Command {
 	f.StringVar(&scheme, "scheme", "pytorch", "quantization scheme with --quantize int8 (pytorch, channel, block64, …-act8; see lstmq quantize --help)")
 	f.StringVar(&embedding, "embedding", "fp32", "embedding with --quantize int8: fp32 or int8 (row-wise)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		if err := threads(); err != nil {
+		pool, err := threads()
+		if err != nil {
 			return err
 		}
 		if bptt < 1 || batch < 1 || maxTokens < 0 {
@@ -92,14 +93,14 @@ func newEvalCmd() *cobra.Command {
 		if b.Steps < 2 {
 			return fmt.Errorf("%s: the %s split has %d rows at batch size %d; need at least 2", data, splitName, b.Steps, batch)
 		}
-		ev := &eval.Evaluator{Model: lm.model, BPTT: bptt}
+		ev := &eval.Evaluator{Model: lm.model, BPTT: bptt, Work: model.NewWork(pool)}
 		bar := progress.New(c.ErrOrStderr(), "eval", int64((b.Steps-1)*batch), "tokens")
 		ev.Progress = func(done, _ int) { bar.Set(int64(done)) }
 		r := ev.Run(b)
 		bar.Done()
 		rep := evalReport{Model: modelPath, Split: splitName, Loss: jsonFloat(r.Loss), Perplexity: jsonFloat(r.Perplexity()), Tokens: r.Tokens,
 			Seconds: r.Seconds, TokensPerSecond: jsonFloat(r.TokensPerSecond()), Quantization: lm.quant, BPTT: bptt, BatchSize: batch,
-			Threads: parallel.Threads()}
+			Threads: pool.Threads()}
 		out := c.OutOrStdout()
 		if asJSON {
 			if math.IsInf(float64(rep.Perplexity), 1) {
@@ -110,7 +111,7 @@ func newEvalCmd() *cobra.Command {
 		}
 		fmt.Fprintf(out, "loss: %.3f\nelapsed time (seconds): %.1f\n", r.Loss, r.Seconds)
 		fmt.Fprintf(out, "perplexity: %.2f  (loss %.6f, %d tokens, %.0f tokens/s, %s, %d thread(s))\n",
-			r.Perplexity(), r.Loss, r.Tokens, r.TokensPerSecond(), lm.quant, parallel.Threads())
+			r.Perplexity(), r.Loss, r.Tokens, r.TokensPerSecond(), lm.quant, pool.Threads())
 		return nil
 	}
 	return c

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lstmq/lstmq"
 	"github.com/lstmq/lstmq/generate"
 	"github.com/lstmq/lstmq/internal/atomicfile"
 )
@@ -14,8 +15,10 @@ import (
 func newGenerateCmd() *cobra.Command {
 	var (
 		modelPath, data, outPath, format string
-		words                            int
+		prompt                           string
+		words, topK                      int
 		temperature                      float32
+		topP                             float64
 		seed                             uint64
 		dropout                          float64
 	)
@@ -31,11 +34,15 @@ func newGenerateCmd() *cobra.Command {
 	f.IntVar(&words, "words", 1000, "words to generate")
 	f.Float32Var(&temperature, "temperature", 1.0, "softmax temperature (> 0); higher is more diverse")
 	f.Uint64Var(&seed, "seed", 1, "random seed: the same seed gives the same text")
+	f.StringVar(&prompt, "prompt", "", "words to continue (read after <eos>); without it the first input is a random word, as in the tutorial")
+	f.IntVar(&topK, "top-k", 0, "draw only among the k most likely words (0: all)")
+	f.Float64Var(&topP, "top-p", 0, "draw only among the most likely words whose probabilities reach p (0 or 1: all)")
 	f.StringVar(&outPath, "out", "", "write the text to this file instead of standard output")
 	f.StringVar(&format, "format", "text", "text: plain words; bytes: Python's b'word' as the tutorial's out.txt")
-	f.Float64Var(&dropout, "dropout", 0.5, "dropout recorded in the model's description")
+	f.Float64Var(&dropout, "dropout", 0.5, "ignored (kept for compatibility: generation prints no model description)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		if err := threads(); err != nil {
+		pool, err := threads()
+		if err != nil {
 			return err
 		}
 		var fm generate.Format
@@ -47,25 +54,25 @@ func newGenerateCmd() *cobra.Command {
 		default:
 			return usagef("--format must be text or bytes, got %q", format)
 		}
-		if words < 0 || !(temperature > 0) {
-			return usagef("--words must be >= 0 and --temperature > 0")
+		opt := generate.Options{Words: words, Temperature: temperature, TopK: topK, TopP: topP, Seed: seed}
+		if err := opt.Check(); err != nil {
+			return usageError{err}
 		}
-		lm, err := loadModel(modelPath, dropout)
+		if modelPath == "" {
+			return usagef("--model is required")
+		}
+		opts := []lstmq.Option{lstmq.WithThreads(pool.Threads())}
+		if data != "" {
+			opts = append(opts, lstmq.WithVocabulary(data))
+		}
+		m, err := lstmq.Open(modelPath, opts...)
 		if err != nil {
 			return err
 		}
-		vocab := lm.vocab
-		if vocab == nil {
-			cp, err := loadCorpus(data)
-			if err != nil {
-				return err
-			}
-			if err := lm.checkVocab(data, cp.Dict); err != nil {
-				return err
-			}
-			vocab = cp.Dict.Words()
+		if m.Vocabulary() == nil {
+			return usagef("--data is required: %s has no vocabulary of its own", modelPath)
 		}
-		text, err := sampleText(lm, vocab, words, temperature, seed, c.ErrOrStderr())
+		text, err := sampleText(c, m, prompt, opt)
 		if err != nil {
 			return err
 		}
@@ -81,20 +88,25 @@ func newGenerateCmd() *cobra.Command {
 	return c
 }
 
-// sampleText draws words from lm, printing the tutorial's progress lines
-// to progress.
-func sampleText(lm *loaded, vocab []string, words int, t float32, seed uint64, progress io.Writer) ([]string, error) {
+// sampleText draws words from m through a session (after prompt, if
+// given), printing the tutorial's progress lines to stderr.
+func sampleText(c *cobra.Command, m *lstmq.Model, prompt string, opt generate.Options) ([]string, error) {
+	var words []string
+	progress := c.ErrOrStderr()
 	start := time.Now()
-	ids, err := generate.Sample(lm.model, generate.Options{Words: words, Temperature: t, Seed: seed,
-		Progress: func(i, n int) { fmt.Fprintf(progress, "| Generated %d/%d words\n", i, n) }})
+	_, err := m.NewSession().Generate(c.Context(), lstmq.GenerateOptions{Prompt: prompt, Words: opt.Words,
+		Temperature: float64(opt.Temperature), TopK: opt.TopK, TopP: opt.TopP, Seed: opt.Seed,
+		OnWord: func(w string) error {
+			if len(words)%100 == 0 {
+				fmt.Fprintf(progress, "| Generated %d/%d words\n", len(words), opt.Words)
+			}
+			words = append(words, w)
+			return nil
+		}})
 	if err != nil {
 		return nil, err
 	}
 	sec := time.Since(start).Seconds()
-	fmt.Fprintf(progress, "generated %d words in %.2f s (%.1f words/s, %s)\n", len(ids), sec, float64(len(ids))/sec, lm.quant)
-	text := make([]string, len(ids))
-	for i, id := range ids {
-		text[i] = vocab[id]
-	}
-	return text, nil
+	fmt.Fprintf(progress, "generated %d words in %.2f s (%.1f words/s, %s)\n", len(words), sec, float64(len(words))/sec, m.Scheme())
+	return words, nil
 }

@@ -1,80 +1,36 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"runtime/debug"
 
-	"github.com/lstmq/lstmq/checkpoint"
 	"github.com/lstmq/lstmq/corpus"
+	"github.com/lstmq/lstmq/internal/modelfile"
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/quant"
 )
 
-// loaded is a model read from a file, with what the file told about it.
+// loaded is a model read from a file, with what the file told about it;
+// quant is "fp32" or the scheme it runs.
 type loaded struct {
 	path   string
 	model  *model.Model
-	params *model.Params // float32 parameters; nil for a quantized file
-	vocab  []string      // the file's own vocabulary, if it has one
-	quant  string        // "fp32", or the quantization scheme
+	params *model.Params
+	vocab  []string
+	quant  string
+	file   *modelfile.File
 }
 
-// loadModel reads a PyTorch state_dict (.pth), float32 or quantized by
-// quantize_dynamic, or an lstmq safetensors file, told apart by their first
-// bytes. A quantized .pth runs PyTorch's own int8 weights and scales, with
-// activations as FBGEMM and oneDNN quantize them (reduce_range: codes
-// [0, 127]).
+// loadModel reads a model file of any format lstmq reads (modelfile.Read).
 func loadModel(path string, dropout float64) (*loaded, error) {
 	if path == "" {
 		return nil, usagef("--model is required")
 	}
-	st, err := isSafetensors(path)
+	f, err := modelfile.Read(path, dropout)
 	if err != nil {
 		return nil, err
 	}
-	if st {
-		m, vocab, meta, err := quant.LoadMeta(path)
-		if err != nil {
-			return nil, err
-		}
-		// quant.LoadMeta reads each tensor from the file and packs the
-		// int8 weights, leaving the unpacked copies as garbage: hand it
-		// back to the OS before the corpus and the evaluation allocate on
-		// top of it (peak RSS of eval with a 30 MB file: 60 → 57 MB, with
-		// loadCorpus's own collection). Not for a .pth, whose reader leaves
-		// little garbage: a collection here would only raise the next heap
-		// goal.
-		debug.FreeOSMemory()
-		return &loaded{path: path, model: m, vocab: vocab, quant: meta["scheme"]}, nil
-	}
-	m, p, err := checkpoint.LoadPth(path, dropout)
-	if errors.Is(err, checkpoint.ErrQuantized) {
-		m, scheme, err := quant.LoadPth(path, dropout, 127)
-		if err != nil {
-			return nil, err
-		}
-		return &loaded{path: path, model: m, quant: scheme}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &loaded{path: path, model: m, params: p, quant: "fp32"}, nil
-}
-
-// isSafetensors reports whether path starts as a safetensors file does: an
-// 8-byte little-endian header length, then the JSON header's '{'.
-func isSafetensors(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	var head [9]byte
-	n, _ := io.ReadFull(f, head[:])
-	return n == 9 && head[8] == '{', nil
+	return &loaded{path: path, model: f.Model, params: f.Params, vocab: f.Vocab, quant: f.Scheme, file: f}, nil
 }
 
 // quantize swaps in the int8 modules of scheme (with --embedding int8, the
@@ -84,12 +40,9 @@ func (l *loaded) quantize(scheme, embedding string) error {
 	if err != nil {
 		return err
 	}
-	if l.params == nil {
-		return fmt.Errorf("%s: already quantized (%s); give the float32 .pth to quantize it again", l.path, l.quant)
-	}
-	m, err := quant.Quantize(l.params, l.model.Dropout, s)
+	m, err := l.file.Quantize(s)
 	if err != nil {
-		return fmt.Errorf("%s: %w", l.path, err)
+		return err
 	}
 	l.model, l.quant = m, s.String()
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lstmq/lstmq/checkpoint"
 	"github.com/lstmq/lstmq/corpus"
+	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/quant"
 )
 
@@ -54,7 +55,8 @@ float32 and the loss when only that layer is quantized, on the first
 	f.BoolVar(&asJSON, "json", false, "print the report (and sizes) as JSON")
 	f.Float64Var(&dropout, "dropout", 0.5, "dropout recorded in the model's description")
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		if err := threads(); err != nil {
+		pool, err := threads()
+		if err != nil {
 			return err
 		}
 		if out == "" && !report {
@@ -91,7 +93,7 @@ float32 and the loss when only that layer is quantized, on the first
 			if len(ids) < 2 {
 				return fmt.Errorf("%s: the report needs at least 2 tokens, the split has %d", filepath.Join(data, splitName+".txt"), len(ids))
 			}
-			if rows, err = quant.Report(lm.params, dropout, s, corpus.Batchify(ids, 1).Head(reportTokens), bptt); err != nil {
+			if rows, err = quant.Report(model.NewWork(pool), lm.params, dropout, s, corpus.Batchify(ids, 1).Head(reportTokens), bptt); err != nil {
 				return fmt.Errorf("%s: %w", modelPath, err)
 			}
 		}

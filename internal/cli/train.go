@@ -45,7 +45,8 @@ current batch and keeps the best model saved so far.`,
 	f.IntVar(&cfg.LogInterval, "log-interval", cfg.LogInterval, "report interval")
 	f.IntVar(&maxBatches, "max-batches", 0, "stop each epoch after N batches (0: all)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		if err := threads(); err != nil {
+		pool, err := threads()
+		if err != nil {
 			return err
 		}
 		if cfg.Save == "" {
@@ -55,6 +56,7 @@ current batch and keeps the best model saved so far.`,
 			return usagef("--max-batches must be >= 0, got %d", maxBatches)
 		}
 		cfg.MaxBatches = maxBatches
+		cfg.Threads = pool.Threads()
 		if cfg.EmSize < 1 || cfg.NHid < 1 || cfg.NLayers < 1 || cfg.Epochs < 0 || cfg.BatchSize < 1 || cfg.BPTT < 1 || cfg.LogInterval < 1 {
 			return usagef("--emsize, --nhid, --nlayers, --batch-size, --bptt and --log-interval must be >= 1 and --epochs >= 0")
 		}

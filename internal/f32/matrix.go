@@ -133,9 +133,9 @@ func (a *Matrix) Data() []float32 { return a.w }
 //
 //	dst[i*n+j] = bias[j] + Σ_p x[i*k+p]·W[j*k+p]
 //
-// bias may be nil (zero). The outputs are split over parallel.Threads();
+// bias may be nil (zero). The outputs are split over p's threads (p may be nil);
 // the result does not depend on the split.
-func (a *Matrix) Mul(dst, x []float32, m int, bias []float32) {
+func (a *Matrix) Mul(p *parallel.Pool, dst, x []float32, m int, bias []float32) {
 	a.check(dst, x, m)
 	mode := modeStore
 	if bias != nil {
@@ -144,15 +144,15 @@ func (a *Matrix) Mul(dst, x []float32, m int, bias []float32) {
 		}
 		mode = modeBias
 	}
-	a.run(dst, x, m, bias, mode)
+	a.run(p, dst, x, m, bias, mode)
 }
 
 // MulAdd computes dst += x·Wᵀ for m rows of x:
 //
 //	dst[i*n+j] += Σ_p x[i*k+p]·W[j*k+p]
-func (a *Matrix) MulAdd(dst, x []float32, m int) {
+func (a *Matrix) MulAdd(p *parallel.Pool, dst, x []float32, m int) {
 	a.check(dst, x, m)
-	a.run(dst, x, m, nil, modeAdd)
+	a.run(p, dst, x, m, nil, modeAdd)
 }
 
 func (a *Matrix) check(dst, x []float32, m int) {
@@ -161,7 +161,7 @@ func (a *Matrix) check(dst, x []float32, m int) {
 	}
 }
 
-func (a *Matrix) run(dst, x []float32, m int, bias []float32, mode int) {
+func (a *Matrix) run(pool *parallel.Pool, dst, x []float32, m int, bias []float32, mode int) {
 	if m == 0 || a.n == 0 {
 		return
 	}
@@ -172,12 +172,12 @@ func (a *Matrix) run(dst, x []float32, m int, bias []float32, mode int) {
 	} else {
 		lv = cpu.Generic
 	}
-	if parallel.Threads() == 1 || a.n <= grain {
+	if pool.Threads() == 1 || a.n <= grain {
 		// No closure here: a single-threaded call does not allocate.
 		a.cols(lv, p, dst, x, m, bias, mode, 0, a.n)
 		return
 	}
-	parallel.For(a.n, grain, func(lo, hi int) { a.cols(lv, p, dst, x, m, bias, mode, lo, hi) })
+	pool.For(a.n, grain, func(lo, hi int) { a.cols(lv, p, dst, x, m, bias, mode, lo, hi) })
 }
 
 // cols computes output columns [lo, hi); lo is a multiple of panel.

@@ -22,14 +22,6 @@ func forEachLevel(t *testing.T, f func(t *testing.T, lv cpu.Level)) {
 	}
 }
 
-// withThreads runs f with parallel.SetThreads(n) and restores the old count.
-func withThreads(n int, f func()) {
-	old := parallel.Threads()
-	parallel.SetThreads(n)
-	defer parallel.SetThreads(old)
-	f()
-}
-
 const guard = 16
 
 var sentinel = float32(math.Float32frombits(0x7fc0_1234)) // a NaN payload no kernel produces
@@ -110,12 +102,12 @@ func testProduct(t *testing.T, r *rand.Rand, m, n, k, off int) {
 
 	for _, b := range [][]float32{nil, bias} {
 		dst, check := guarded(t, m*n, off, nil)
-		a.Mul(dst, x, m, b)
+		a.Mul(nil, dst, x, m, b)
 		check()
 		checkProduct(t, dst, x, w, b, nil, m, n, k)
 	}
 	dst, check := guarded(t, m*n, (off+7)%16, old)
-	a.MulAdd(dst, x, m)
+	a.MulAdd(nil, dst, x, m)
 	check()
 	checkProduct(t, dst, x, w, nil, old, m, n, k)
 }
@@ -141,19 +133,17 @@ func TestMulSizes(t *testing.T) {
 func testMulSizes(t *testing.T) {
 	{
 		r := rand.New(rand.NewPCG(1, 2))
-		withThreads(1, func() {
-			ms := []int{1, 2, 3, 5, 6, 7, 13, 25}
-			for n := 0; n <= 300; n++ { // every n: panel edges, all tile widths
-				testProduct(t, r, ms[n%len(ms)], n, 1+n%37, n%16)
-			}
-			for k := 0; k <= 300; k++ { // every k: the unroll-by-4 tail
-				testProduct(t, r, ms[k%len(ms)], 16*(k%5)+k%17, k, (k+3)%16)
-			}
-			for m := 0; m <= 30; m++ { // every m: row-tile splits
-				testProduct(t, r, m, 150, 33, m%16)
-			}
-			testProduct(t, r, 3, 1000, 40, 5) // several packing blocks
-		})
+		ms := []int{1, 2, 3, 5, 6, 7, 13, 25}
+		for n := 0; n <= 300; n++ { // every n: panel edges, all tile widths
+			testProduct(t, r, ms[n%len(ms)], n, 1+n%37, n%16)
+		}
+		for k := 0; k <= 300; k++ { // every k: the unroll-by-4 tail
+			testProduct(t, r, ms[k%len(ms)], 16*(k%5)+k%17, k, (k+3)%16)
+		}
+		for m := 0; m <= 30; m++ { // every m: row-tile splits
+			testProduct(t, r, m, 150, 33, m%16)
+		}
+		testProduct(t, r, 3, 1000, 40, 5) // several packing blocks
 	}
 }
 
@@ -170,9 +160,11 @@ func TestMulDeterministic(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, lv cpu.Level) {
 		a := NewMatrix(w, n, k) // the first product packs by blocks, the others use the packed W
 		var one, many []float32
-		withThreads(1, func() { one = make([]float32, m*n); a.Mul(one, x, m, bias) })
+		one = make([]float32, m*n)
+		a.Mul(nil, one, x, m, bias)
 		for _, th := range []int{2, 3, 8} {
-			withThreads(th, func() { many = make([]float32, m*n); a.Mul(many, x, m, bias) })
+			many = make([]float32, m*n)
+			a.Mul(parallel.NewPool(th), many, x, m, bias)
 			for i := range one {
 				if math.Float32bits(one[i]) != math.Float32bits(many[i]) {
 					t.Fatalf("threads=%d: dst[%d] = %v, 1 thread gives %v", th, i, many[i], one[i])
@@ -202,7 +194,7 @@ func TestMatrixData(t *testing.T) {
 	}
 	// x = [1 1 1; 0 1 0]: rows of x·Wᵀ are the row sums and middle column of W.
 	dst := make([]float32, 4)
-	a.Mul(dst, []float32{1, 1, 1, 0, 1, 0}, 2, []float32{10, 20})
+	a.Mul(nil, dst, []float32{1, 1, 1, 0, 1, 0}, 2, []float32{10, 20})
 	want := []float32{16, 35, 12, 25}
 	for i := range want {
 		if dst[i] != want[i] {
@@ -229,16 +221,13 @@ func testMulAllocs(t *testing.T) {
 		const m, n, k = 25, 1000, 64
 		a := NewMatrix(randSlice(r, n*k), n, k)
 		x, bias, dst := randSlice(r, m*k), randSlice(r, n), make([]float32, m*n)
-		a.Mul(dst, x, m, bias) // packs W or warms the block buffer pool
-		withThreads(1, func() {
-			if got := testing.AllocsPerRun(20, func() { a.Mul(dst, x, m, bias); a.MulAdd(dst, x, 1) }); got != 0 {
-				t.Errorf("1 thread: %v allocations per Mul+MulAdd, want 0", got)
-			}
-		})
-		withThreads(2, func() {
-			got := testing.AllocsPerRun(20, func() { a.Mul(dst, x, m, bias) })
-			t.Logf("2 threads: %v allocations per Mul (closure and goroutine)", got)
-		})
+		a.Mul(nil, dst, x, m, bias) // packs W or warms the block buffer pool
+		if got := testing.AllocsPerRun(20, func() { a.Mul(nil, dst, x, m, bias); a.MulAdd(nil, dst, x, 1) }); got != 0 {
+			t.Errorf("1 thread: %v allocations per Mul+MulAdd, want 0", got)
+		}
+		pool := parallel.NewPool(2)
+		got := testing.AllocsPerRun(20, func() { a.Mul(pool, dst, x, m, bias) })
+		t.Logf("2 threads: %v allocations per Mul (the closure)", got)
 	}
 }
 
@@ -253,9 +242,6 @@ var benchShapes = []struct{ m, n, k int }{
 
 func BenchmarkMul(b *testing.B) {
 	defer func(old cpu.Level) { impl = old }(impl)
-	old := parallel.Threads()
-	parallel.SetThreads(1)
-	defer parallel.SetThreads(old)
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, lv := range levels() {
 		impl = lv
@@ -266,13 +252,13 @@ func BenchmarkMul(b *testing.B) {
 				b.SetBytes(int64(4 * (s.n*s.k + s.m*s.k + s.m*s.n)))
 				b.ReportAllocs()
 				for range 2 { // pack W (on the second product), outside the timing
-					a.Mul(dst, x, s.m, bias)
+					a.Mul(nil, dst, x, s.m, bias)
 				}
 				for b.Loop() {
 					if s.m == 1 {
-						a.MulAdd(dst, x, s.m)
+						a.MulAdd(nil, dst, x, s.m)
 					} else {
-						a.Mul(dst, x, s.m, bias)
+						a.Mul(nil, dst, x, s.m, bias)
 					}
 				}
 				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)

@@ -1,42 +1,79 @@
-// Package parallel runs loops over index ranges on a fixed number of goroutines.
+// Package parallel runs loops over index ranges on a fixed set of worker
+// goroutines.
 //
-// Kernels split their output rows into contiguous ranges, one per worker, so a
-// result never depends on how many workers computed it.
+// A Pool belongs to whoever owns the work (a model, a trainer), never to the
+// process: two models may run with different thread counts side by side.
+// Kernels split their output rows into contiguous ranges, one per worker, so
+// a result never depends on how many workers computed it.
 package parallel
 
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
 )
 
-var threads atomic.Int32
-
-func init() { threads.Store(int32(runtime.NumCPU())) }
-
-// SetThreads sets how many goroutines For uses; n < 1 means all CPUs.
-func SetThreads(n int) {
-	if n < 1 {
-		n = runtime.NumCPU()
-	}
-	threads.Store(int32(n))
+// A Pool runs the ranges of For on Threads() goroutines: the caller's and
+// Threads()−1 persistent workers. It is safe for concurrent use; concurrent
+// calls share the workers. A nil *Pool runs everything on the caller's
+// goroutine.
+type Pool struct {
+	n int
+	w *workers // nil for one thread
 }
 
-// Threads reports how many goroutines For uses.
-func Threads() int { return int(threads.Load()) }
+type job struct {
+	fn     func(lo, hi int)
+	lo, hi int
+	wg     *sync.WaitGroup
+}
+
+type workers struct{ jobs chan job }
+
+// NewPool returns a pool of n threads; n < 1 means runtime.GOMAXPROCS(0).
+// Its workers stop when the pool is garbage collected.
+func NewPool(n int) *Pool {
+	if n < 1 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	p := &Pool{n: n}
+	if n > 1 {
+		w := &workers{jobs: make(chan job, 4*n)}
+		for range n - 1 {
+			go w.run()
+		}
+		p.w = w
+		runtime.AddCleanup(p, func(w *workers) { close(w.jobs) }, w)
+	}
+	return p
+}
+
+func (w *workers) run() {
+	for j := range w.jobs {
+		j.fn(j.lo, j.hi)
+		j.wg.Done()
+	}
+}
+
+// Threads reports how many goroutines For uses (1 for a nil pool).
+func (p *Pool) Threads() int {
+	if p == nil {
+		return 1
+	}
+	return p.n
+}
+
+var wgs = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
 
 // For calls fn(lo, hi) over [0, n) split into at most Threads() ranges whose
 // bounds are multiples of grain (except the last), and waits for all of them.
 // With one thread, or when n ≤ grain, fn runs on the caller's goroutine.
-func For(n, grain int, fn func(lo, hi int)) {
-	t := Threads()
+func (p *Pool) For(n, grain int, fn func(lo, hi int)) {
+	t := p.Threads()
 	if grain < 1 {
 		grain = 1
 	}
 	blocks := (n + grain - 1) / grain
-	if t > blocks {
-		t = blocks
-	}
+	t = min(t, blocks)
 	if t <= 1 {
 		if n > 0 {
 			fn(0, n)
@@ -44,15 +81,12 @@ func For(n, grain int, fn func(lo, hi int)) {
 		return
 	}
 	per := (blocks + t - 1) / t * grain
-	var wg sync.WaitGroup
+	wg := wgs.Get().(*sync.WaitGroup)
 	for lo := per; lo < n; lo += per {
-		hi := min(lo+per, n)
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
+		p.w.jobs <- job{fn: fn, lo: lo, hi: min(lo+per, n), wg: wg}
 	}
 	fn(0, min(per, n))
 	wg.Wait()
+	wgs.Put(wg)
 }

@@ -1,6 +1,7 @@
 package parallel
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -8,16 +9,14 @@ import (
 // TestForCoversOnce checks that every index is visited exactly once, in
 // ranges whose bounds are multiples of grain, for several thread counts.
 func TestForCoversOnce(t *testing.T) {
-	old := Threads()
-	defer SetThreads(old)
 	for _, th := range []int{1, 2, 3, 8} {
-		SetThreads(th)
+		p := NewPool(th)
 		for _, n := range []int{0, 1, 5, 63, 64, 65, 1000} {
 			for _, grain := range []int{0, 1, 7, 64} {
 				seen := make([]int, n)
 				var mu sync.Mutex
 				calls := 0
-				For(n, grain, func(lo, hi int) {
+				p.For(n, grain, func(lo, hi int) {
 					mu.Lock()
 					defer mu.Unlock()
 					calls++
@@ -41,15 +40,42 @@ func TestForCoversOnce(t *testing.T) {
 	}
 }
 
-func TestSetThreads(t *testing.T) {
-	old := Threads()
-	defer SetThreads(old)
-	SetThreads(3)
-	if Threads() != 3 {
-		t.Errorf("Threads() = %d, want 3", Threads())
+func TestThreads(t *testing.T) {
+	var nilPool *Pool
+	if nilPool.Threads() != 1 {
+		t.Errorf("nil pool: Threads() = %d, want 1", nilPool.Threads())
 	}
-	SetThreads(0)
-	if Threads() < 1 {
-		t.Errorf("SetThreads(0) gave %d threads", Threads())
+	if got := NewPool(3).Threads(); got != 3 {
+		t.Errorf("NewPool(3).Threads() = %d, want 3", got)
 	}
+	if got, want := NewPool(0).Threads(), runtime.GOMAXPROCS(0); got != want {
+		t.Errorf("NewPool(0).Threads() = %d, want GOMAXPROCS %d", got, want)
+	}
+}
+
+// TestConcurrentFor runs For from several goroutines on one pool at once.
+func TestConcurrentFor(t *testing.T) {
+	p := NewPool(3)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sum := make([]int, 100)
+			for range 50 {
+				p.For(len(sum), 7, func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						sum[i] += i + g
+					}
+				})
+			}
+			for i, s := range sum {
+				if s != 50*(i+g) {
+					t.Errorf("goroutine %d: sum[%d] = %d, want %d", g, i, s, 50*(i+g))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

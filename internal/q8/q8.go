@@ -52,6 +52,19 @@ type Packed struct {
 	b  []int8    // np/16 panels × kq × 64 bytes
 	rs []int32   // rowSums padded with zeros to np
 	sc []float32 // per-row scale padded with zeros to np
+
+	maxA uint8 // the largest activation the products must be exact for (0: MaxExactU8)
+}
+
+// RequireExact makes every later product exact for activations up to
+// maxA: where the kernel in use is exact only up to a smaller value (AVX2's
+// int16 pair sums saturate above 127), the products take the reference
+// path. Call it before the Packed is shared.
+func (p *Packed) RequireExact(maxA uint8) { p.maxA = maxA }
+
+// exactKernel reports whether kern may run p's products.
+func (p *Packed) exactKernel(kern *kernel) bool {
+	return kern.asm != 0 && p.k >= 4 && p.maxA <= kern.maxU8
 }
 
 // Pack prepacks W (row-major n×k). scales holds one scale per tensor
@@ -156,28 +169,28 @@ func (p *Packed) grain(m, cols int) int {
 //
 // (|sum| ≤ 255·128·k fits int32 for k ≤ 65793). With the AVX2 kernel it is
 // exact only if every a ≤ MaxExactU8(). The outputs are split over
-// parallel.Threads() in whole column tiles, so the result does not depend on
+// pool's threads (pool may be nil) in whole column tiles, so the result does not depend on
 // the thread count.
-func (p *Packed) MulU8(acc []int32, a []uint8, m int) {
+func (p *Packed) MulU8(pool *parallel.Pool, acc []int32, a []uint8, m int) {
 	p.check(len(acc), a, m)
 	if m == 0 || p.n == 0 {
 		return
 	}
 	kern := impl
-	if kern.asm == 0 || p.k < 4 {
-		if parallel.Threads() == 1 {
+	if !p.exactKernel(kern) {
+		if pool.Threads() == 1 {
 			p.mulGeneric(acc, a, m, 0, p.n)
 			return
 		}
-		parallel.For(p.n, 16*p.grain(m, 16), func(lo, hi int) { p.mulGeneric(acc, a, m, lo, hi) })
+		pool.For(p.n, 16*p.grain(m, 16), func(lo, hi int) { p.mulGeneric(acc, a, m, lo, hi) })
 		return
 	}
 	tiles := (p.n + kern.cols - 1) / kern.cols
-	if parallel.Threads() == 1 || tiles == 1 {
+	if pool.Threads() == 1 || tiles == 1 {
 		p.mulTiles(kern, acc, a, m, 0, tiles)
 		return
 	}
-	parallel.For(tiles, p.grain(m, kern.cols), func(lo, hi int) { p.mulTiles(kern, acc, a, m, lo, hi) })
+	pool.For(tiles, p.grain(m, kern.cols), func(lo, hi int) { p.mulTiles(kern, acc, a, m, lo, hi) })
 }
 
 // pfBlock is the prefetch flag for row block blk of a tile: the first two
@@ -239,7 +252,7 @@ func (p *Packed) mulTiles(kern *kernel, acc []int32, a []uint8, m, t0, t1 int) {
 // multiply-add), and with bias == nil the addition is skipped. sa and za are
 // the activations' scale and zero point; scale_j is the weight scale of row
 // j (or the tensor's).
-func (p *Packed) MulU8Dequant(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
+func (p *Packed) MulU8Dequant(pool *parallel.Pool, dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
 	p.check(len(dst), a, m)
 	if bias != nil && len(bias) < p.n {
 		panic("q8: MulU8Dequant: short bias")
@@ -248,20 +261,20 @@ func (p *Packed) MulU8Dequant(dst []float32, a []uint8, m int, sa float32, za in
 		return
 	}
 	kern := impl
-	if kern.asm == 0 || p.k < 4 {
-		if parallel.Threads() == 1 {
+	if !p.exactKernel(kern) {
+		if pool.Threads() == 1 {
 			p.dequantGeneric(dst, a, m, sa, za, bias, 0, p.n)
 			return
 		}
-		parallel.For(p.n, 16*p.grain(m, 16), func(lo, hi int) { p.dequantGeneric(dst, a, m, sa, za, bias, lo, hi) })
+		pool.For(p.n, 16*p.grain(m, 16), func(lo, hi int) { p.dequantGeneric(dst, a, m, sa, za, bias, lo, hi) })
 		return
 	}
 	tiles := (p.n + kern.cols - 1) / kern.cols
-	if parallel.Threads() == 1 || tiles == 1 {
+	if pool.Threads() == 1 || tiles == 1 {
 		p.dequantTiles(kern, dst, a, m, sa, za, bias, 0, tiles)
 		return
 	}
-	parallel.For(tiles, p.grain(m, kern.cols), func(lo, hi int) { p.dequantTiles(kern, dst, a, m, sa, za, bias, lo, hi) })
+	pool.For(tiles, p.grain(m, kern.cols), func(lo, hi int) { p.dequantTiles(kern, dst, a, m, sa, za, bias, lo, hi) })
 }
 
 func (p *Packed) dequantTiles(kern *kernel, dst []float32, a []uint8, m int, sa float32, za int32, bias []float32, t0, t1 int) {

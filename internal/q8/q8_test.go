@@ -18,12 +18,6 @@ func use(t testing.TB, k *kernel) {
 	t.Cleanup(func() { impl = old })
 }
 
-func oneThread(t testing.TB) {
-	old := parallel.Threads()
-	parallel.SetThreads(1)
-	t.Cleanup(func() { parallel.SetThreads(old) })
-}
-
 // refMul is the test's own product: Σ_p a[i,p]·W[j,p] in int64.
 func refMul(a []uint8, w []int8, m, n, k int) []int32 {
 	out := make([]int32, m*n)
@@ -122,7 +116,6 @@ func shapes() []shape {
 }
 
 func TestMulU8(t *testing.T) {
-	oneThread(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, kern := range kernels() {
 		t.Run(kern.name, func(t *testing.T) {
@@ -137,7 +130,7 @@ func TestMulU8(t *testing.T) {
 				p := Pack(w, n, k, []float32{1})
 				want := refMul(a, w, m, n, k)
 				buf, acc := guarded(m*n, off, int32(-7))
-				p.MulU8(acc, a, m)
+				p.MulU8(nil, acc, a, m)
 				checkGuard(t, buf, m*n, off, int32(-7), fmt.Sprintf("m=%d n=%d k=%d", m, n, k))
 				for i := range want {
 					if acc[i] != want[i] {
@@ -152,7 +145,6 @@ func TestMulU8(t *testing.T) {
 // TestMulU8Extremes checks the largest sums: all activations at the
 // kernel's maximum times all weights at −128 or 127.
 func TestMulU8Extremes(t *testing.T) {
-	oneThread(t)
 	for _, kern := range kernels() {
 		for _, wv := range []int8{-128, 127} {
 			use(t, kern)
@@ -166,7 +158,7 @@ func TestMulU8Extremes(t *testing.T) {
 				w[i] = wv
 			}
 			acc := make([]int32, m*n)
-			Pack(w, n, k, []float32{1}).MulU8(acc, a, m)
+			Pack(w, n, k, []float32{1}).MulU8(nil, acc, a, m)
 			want := int32(kern.maxU8) * int32(wv) * int32(k)
 			for i, v := range acc {
 				if v != want {
@@ -207,7 +199,6 @@ func wantDequant(acc []int32, w []int8, m, n, k int, sa float32, za int32, scale
 // float32 operations in the same order (exact int32 sums, one conversion,
 // two products, one add), so no tolerance is needed.
 func TestMulU8Dequant(t *testing.T) {
-	oneThread(t)
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, kern := range kernels() {
 		t.Run(kern.name, func(t *testing.T) {
@@ -239,7 +230,7 @@ func TestMulU8Dequant(t *testing.T) {
 				want := wantDequant(refMul(a, w, m, n, k), w, m, n, k, sa, za, scales, bias)
 				off := si % 3
 				buf, dst := guarded(m*n, off, float32(-3))
-				p.MulU8Dequant(dst, a, m, sa, za, bias)
+				p.MulU8Dequant(nil, dst, a, m, sa, za, bias)
 				checkGuard(t, buf, m*n, off, float32(-3), fmt.Sprintf("m=%d n=%d k=%d", m, n, k))
 				for i := range want {
 					if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
@@ -284,13 +275,10 @@ func TestThreads(t *testing.T) {
 	a, w := randU8(r, m*k, MaxExactU8()), randI8(r, n*k)
 	p := Pack(w, n, k, []float32{0.01})
 	bias := make([]float32, n)
-	old := parallel.Threads()
-	defer parallel.SetThreads(old)
 	var first []float32
 	for _, th := range []int{1, 2, 3} {
-		parallel.SetThreads(th)
 		d := make([]float32, m*n)
-		p.MulU8Dequant(d, a, m, 0.02, 3, bias)
+		p.MulU8Dequant(parallel.NewPool(th), d, a, m, 0.02, 3, bias)
 		if first == nil {
 			first = d
 			continue
@@ -455,7 +443,6 @@ func TestMinMax(t *testing.T) {
 }
 
 func TestAllocs(t *testing.T) {
-	oneThread(t)
 	r := rand.New(rand.NewPCG(13, 14))
 	m, n, k := 25, 1000, 258
 	a, w := randU8(r, m*k, 127), randI8(r, n*k)
@@ -467,9 +454,9 @@ func TestAllocs(t *testing.T) {
 		if got := testing.AllocsPerRun(3, func() {
 			lo, hi := MinMax(x)
 			QuantizeU8(a, x, 1/(hi-lo+1), 0, 127)
-			p.MulU8(acc, a, m)
-			p.MulU8Dequant(dst, a, m, 0.1, 3, bias)
-			p.MulU8Dequant(dst, a, 1, 0.1, 3, nil)
+			p.MulU8(nil, acc, a, m)
+			p.MulU8Dequant(nil, dst, a, m, 0.1, 3, bias)
+			p.MulU8Dequant(nil, dst, a, 1, 0.1, 3, nil)
 		}); got != 0 {
 			t.Errorf("%s: %v allocations per call, want 0", kern.name, got)
 		}
@@ -499,7 +486,7 @@ func FuzzMulU8(f *testing.F) {
 			old := impl
 			impl = kern
 			acc := make([]int32, m*n)
-			p.MulU8(acc, a, m)
+			p.MulU8(nil, acc, a, m)
 			impl = old
 			for i := range want {
 				if acc[i] != want[i] {
@@ -508,4 +495,35 @@ func FuzzMulU8(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRequireExact checks that a Packed that must be exact for activations
+// up to 255 gives the exact sums on every kernel, AVX2's included (which
+// would saturate without the reference fallback).
+func TestRequireExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	m, n, k := 5, 37, 70
+	for _, kern := range kernels() {
+		t.Run(kern.name, func(t *testing.T) {
+			use(t, kern)
+			a := make([]uint8, m*k)
+			for i := range a {
+				a[i] = 255 - uint8(r.IntN(8)) // pair sums far past int16 with weights ±128
+			}
+			w := make([]int8, n*k)
+			for i := range w {
+				w[i] = -128 + int8(r.IntN(2)) // pairs of −128·255 reach −65280
+			}
+			p := Pack(w, n, k, []float32{1})
+			p.RequireExact(255)
+			acc := make([]int32, m*n)
+			p.MulU8(nil, acc, a, m)
+			want := refMul(a, w, m, n, k)
+			for i := range want {
+				if acc[i] != want[i] {
+					t.Fatalf("acc[%d,%d] = %d, want %d", i/n, i%n, acc[i], want[i])
+				}
+			}
+		})
+	}
 }

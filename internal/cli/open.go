@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/lstmq/lstmq"
+)
+
+// libFlags are the flags of the commands that run the library's sessions
+// (score, next, generate): the model, its words, threads, quantization.
+type libFlags struct {
+	model, data, vocab          string
+	quantize, scheme, embedding string
+	threads, batch              int
+}
+
+// addLibFlags defines the shared flags on c; batch > 0 adds --batch-size
+// with that default.
+func addLibFlags(c *cobra.Command, batch int) *libFlags {
+	lf := &libFlags{}
+	f := c.Flags()
+	f.StringVar(&lf.model, "model", "", "model file: a PyTorch state_dict (.pth, float32 or quantize_dynamic's) or an lstmq .safetensors file")
+	f.StringVar(&lf.data, "data", "", "corpus folder the model's dictionary comes from (train.txt, valid.txt, test.txt)")
+	f.StringVar(&lf.vocab, "vocab", "", "vocabulary file, one word per line in id order (as lstmq vocab prints it), instead of --data")
+	f.StringVar(&lf.quantize, "quantize", "", "int8: quantize the model dynamically first")
+	f.StringVar(&lf.scheme, "scheme", "pytorch", "quantization scheme with --quantize int8 (pytorch, channel, block64, …-act8; see lstmq quantize --help)")
+	f.StringVar(&lf.embedding, "embedding", "fp32", "embedding with --quantize int8: fp32 or int8 (row-wise)")
+	f.IntVar(&lf.threads, "threads", 0, "worker goroutines for the matrix products (0: all cores)")
+	if batch > 0 {
+		f.IntVar(&lf.batch, "batch-size", batch, "sentences scored side by side")
+	}
+	return lf
+}
+
+// open opens the model as the flags say, quantized if asked.
+func (lf *libFlags) open() (*lstmq.Model, error) {
+	switch {
+	case lf.model == "":
+		return nil, usagef("--model is required")
+	case lf.threads < 0:
+		return nil, usagef("--threads must be >= 0, got %d", lf.threads)
+	case lf.batch < 0:
+		return nil, usagef("--batch-size must be >= 1, got %d", lf.batch)
+	case lf.data != "" && lf.vocab != "":
+		return nil, usagef("give --data or --vocab, not both")
+	}
+	opts := []lstmq.Option{lstmq.WithThreads(lf.threads), lstmq.WithBatchSize(lf.batch)}
+	switch {
+	case lf.vocab != "":
+		opts = append(opts, lstmq.WithVocabulary(lf.vocab))
+	case lf.data != "":
+		opts = append(opts, lstmq.WithVocabulary(lf.data))
+	}
+	m, err := lstmq.Open(lf.model, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if m.Vocabulary() == nil {
+		return nil, usagef("%s has no vocabulary of its own: give --data DIR or --vocab FILE", lf.model)
+	}
+	switch lf.quantize {
+	case "":
+		return m, nil
+	case "int8":
+	default:
+		return nil, usagef("--quantize must be int8, got %q", lf.quantize)
+	}
+	s, err := parseScheme(lf.scheme, lf.embedding)
+	if err != nil {
+		return nil, err
+	}
+	return m.Quantize(s.String())
+}

@@ -1,0 +1,336 @@
+package lstmq
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/lstmq/lstmq/generate"
+	"github.com/lstmq/lstmq/internal/f32"
+	"github.com/lstmq/lstmq/model"
+)
+
+// Session holds one recurrent state of a Model, with the scratch buffers
+// its runs use. It starts as the model starts a line: from the zero state,
+// about to read <eos>. A Session is not safe for concurrent use; make one
+// per goroutine (NewSession is cheap) or Clone one.
+type Session struct {
+	m      *Model
+	work   *model.Work
+	state  *model.State
+	fresh  bool      // zero state, <eos> not yet read
+	logits []float32 // the next word's logits once !fresh
+}
+
+// NewSession returns a session at the start of a line.
+func (m *Model) NewSession() *Session {
+	return &Session{m: m, work: model.NewWork(m.pool), state: m.net.NewState(1), fresh: true}
+}
+
+// Reset brings the session back to the start of a line.
+func (s *Session) Reset() {
+	s.state.Reset()
+	s.fresh = true
+}
+
+// Clone returns an independent copy of the session's state (for beam
+// search: one session per hypothesis).
+func (s *Session) Clone() *Session {
+	c := &Session{m: s.m, work: model.NewWork(s.m.pool), state: s.state.Clone(), fresh: s.fresh}
+	if !s.fresh {
+		c.logits = append([]float32(nil), s.logits...)
+	}
+	return c
+}
+
+// SentenceScore is the score of one sentence under the scoring convention
+// (see the package documentation).
+type SentenceScore struct {
+	LogProb float64      // Σ of Tokens' log-probabilities, natural log
+	Tokens  []TokenScore // w1 … wn, then <eos>: n+1 entries
+	OOV     int          // words scored as <unk>
+}
+
+// Perplexity returns exp(−LogProb / len(Tokens)).
+func (r SentenceScore) Perplexity() float64 {
+	return math.Exp(-r.LogProb / float64(len(r.Tokens)))
+}
+
+// TokenScore is one predicted word of a sentence.
+type TokenScore struct {
+	Word    string  // as written in the sentence, or "<eos>"
+	ID      int32   // its id (<unk>'s when Unknown)
+	LogProb float64 // log P(word | the words before it), natural log
+	Unknown bool    // not in the vocabulary, scored as <unk>
+}
+
+// Candidate is a possible next word.
+type Candidate struct {
+	Word string
+	ID   int32
+	Prob float64
+}
+
+// scoreBlock is how many rows of logits Score holds at once.
+const scoreBlock = 64
+
+// Score returns the score of each sentence, in order, under the scoring
+// convention. It runs the sentences in batches of the model's batch size,
+// sorted by length, each batch from the zero state, and does not touch the
+// session's own state. It stops soon after ctx is cancelled and returns
+// ctx's error.
+func (s *Session) Score(ctx context.Context, sentences []string) ([]SentenceScore, error) {
+	m := s.m
+	if err := m.needVocab(); err != nil {
+		return nil, err
+	}
+	res := make([]SentenceScore, len(sentences))
+	ids := make([][]int32, len(sentences))
+	for i, text := range sentences {
+		toks, err := m.Tokenize(text)
+		if err != nil {
+			return nil, fmt.Errorf("sentence %d: %w", i, err)
+		}
+		r := &res[i]
+		r.Tokens = make([]TokenScore, len(toks)+1)
+		ids[i] = make([]int32, len(toks))
+		for j, t := range toks {
+			r.Tokens[j] = TokenScore{Word: t.Word, ID: t.ID, Unknown: t.Unknown}
+			ids[i][j] = t.ID
+			if t.Unknown {
+				r.OOV++
+			}
+		}
+		r.Tokens[len(toks)] = TokenScore{Word: m.vocab.words[m.vocab.eos], ID: m.vocab.eos}
+	}
+	order := make([]int, len(sentences))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(ids[a]), len(ids[b])) })
+	for lo := 0; lo < len(order); lo += m.cfg.batch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		batch := order[lo:min(lo+m.cfg.batch, len(order))]
+		if err := s.scoreBatch(ctx, batch, ids, res); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// scoreBatch scores the sentences batch (indices into ids and res) side
+// by side: the inputs, time-major, are <eos> w1 … wn padded with <eos>,
+// and the log-probabilities past each sentence's end are dropped. The
+// padding comes after a sentence's last input, so it changes nothing
+// before it (the model reads left to right).
+func (s *Session) scoreBatch(ctx context.Context, batch []int, ids [][]int32, res []SentenceScore) error {
+	m := s.m
+	b := len(batch)
+	t := 0
+	for _, i := range batch {
+		t = max(t, len(ids[i])+1)
+	}
+	eos := m.vocab.eos
+	in := make([]int32, t*b)
+	for j, i := range batch {
+		for step := range t {
+			id := eos
+			if step > 0 && step <= len(ids[i]) {
+				id = ids[i][step-1]
+			}
+			in[step*b+j] = id
+		}
+	}
+	w := s.work
+	mk := w.Mark()
+	defer w.Release(mk)
+	hid := w.Float32s(t * b * m.net.RNN.Hidden())
+	m.net.Hidden(w, hid, in, t, b, m.net.NewState(b))
+	v := m.net.Tokens()
+	rows := max(1, scoreBlock/b) * b
+	return m.net.Decoder.ForwardBlocks(w, hid, t*b, rows, func(out []float32, r0, r1 int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for r := r0; r < r1; r++ {
+			step, j := r/b, r%b
+			i := batch[j]
+			if step > len(ids[i]) {
+				continue
+			}
+			row := out[(r-r0)*v : (r-r0+1)*v]
+			tok := &res[i].Tokens[step]
+			lp := float64(row[tok.ID]) - float64(f32.LogSumExp(row))
+			tok.LogProb = lp
+			res[i].LogProb += lp
+		}
+		return nil
+	})
+}
+
+// Feed advances the state through the words of text (split as Score
+// splits them), as one chunk. At the start of a line it reads <eos>
+// first. An empty text changes nothing.
+func (s *Session) Feed(ctx context.Context, text string) error {
+	toks, err := s.m.Tokenize(text)
+	if err != nil {
+		return err
+	}
+	ids := make([]int32, 0, len(toks)+1)
+	if s.fresh {
+		ids = append(ids, s.m.vocab.eos)
+	}
+	for _, t := range toks {
+		ids = append(ids, t.ID)
+	}
+	return s.run(ctx, ids)
+}
+
+// FeedIDs is Feed for word ids, each in [0, Tokens()).
+func (s *Session) FeedIDs(ctx context.Context, ids []int32) error {
+	for _, id := range ids {
+		if id < 0 || int(id) >= s.m.net.Tokens() {
+			return mark(ErrInput, "word id %d outside [0, %d)", id, s.m.net.Tokens())
+		}
+	}
+	if s.fresh && s.m.vocab != nil {
+		ids = append([]int32{s.m.vocab.eos}, ids...)
+	}
+	return s.run(ctx, ids)
+}
+
+// feedChunk is the longest chunk Feed runs at once.
+const feedChunk = 256
+
+// run advances the state through ids in chunks, keeping the logits that
+// follow the last one.
+func (s *Session) run(ctx context.Context, ids []int32) error {
+	net := s.m.net
+	w := s.work
+	for lo := 0; lo < len(ids); lo += feedChunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk := ids[lo:min(lo+feedChunk, len(ids))]
+		mk := w.Mark()
+		hid := w.Float32s(len(chunk) * net.RNN.Hidden())
+		net.Hidden(w, hid, chunk, len(chunk), 1, s.state)
+		s.logits = f32.Grow(s.logits, net.Tokens())
+		net.Decoder.Forward(w, s.logits, hid[(len(chunk)-1)*net.RNN.Hidden():], 1)
+		w.Release(mk)
+		s.fresh = false
+	}
+	return nil
+}
+
+// next returns the logits of the next word, reading <eos> first at the
+// start of a line.
+func (s *Session) next() []float32 {
+	if s.fresh {
+		s.run(context.Background(), []int32{s.m.vocab.eos})
+	}
+	return s.logits
+}
+
+// Next returns the k most likely next words, most likely first (ties by
+// id). It returns nil without a vocabulary.
+func (s *Session) Next(k int) []Candidate {
+	if s.m.vocab == nil || k <= 0 {
+		return nil
+	}
+	logits := s.next()
+	k = min(k, len(logits))
+	lse := float64(f32.LogSumExp(logits))
+	// A min-heap of the k best seen so far would do; k is small and a
+	// partial selection sort over k passes is simpler to read: keep the
+	// best k in a slice sorted in descending order.
+	best := make([]Candidate, 0, k+1)
+	for id, l := range logits {
+		if len(best) == k && float64(l) <= math.Log(best[k-1].Prob)+lse {
+			continue
+		}
+		c := Candidate{ID: int32(id), Prob: math.Exp(float64(l) - lse)}
+		at, _ := slices.BinarySearchFunc(best, c, func(a, b Candidate) int {
+			if a.Prob != b.Prob {
+				return cmp.Compare(b.Prob, a.Prob)
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		best = slices.Insert(best, at, c)
+		if len(best) > k {
+			best = best[:k]
+		}
+	}
+	for i := range best {
+		best[i].Word = s.m.vocab.words[best[i].ID]
+	}
+	return best
+}
+
+// GenerateOptions controls Generate.
+type GenerateOptions struct {
+	Prompt      string  // words to read first; see Generate
+	Words       int     // how many words to draw
+	Temperature float64 // > 0; 0 means 1 (the model's distribution)
+	TopK        int     // if > 0, draw only among the k most likely words
+	TopP        float64 // if in (0, 1), draw among the most likely words whose probabilities reach TopP
+	Seed        uint64  // same seed, same model, same state → same words
+	// OnWord, if set, is called with each word as it is drawn; an error
+	// stops Generate and is returned.
+	OnWord func(word string) error
+}
+
+// Generate draws opts.Words words and returns them joined by spaces, with
+// the state advanced through them. With a Prompt, the prompt is fed first
+// and the words continue it. Without one, a session that has read words
+// continues from its state, and a session at the start of a line samples
+// as the tutorial does: its first input is a word drawn uniformly at
+// random (not returned), so that the same seed gives the same text as
+// `lstmq generate --seed`.
+func (s *Session) Generate(ctx context.Context, opts GenerateOptions) (string, error) {
+	if err := s.m.needVocab(); err != nil {
+		return "", err
+	}
+	if opts.Temperature == 0 {
+		opts.Temperature = 1
+	}
+	gopt := generate.Options{Words: opts.Words, Temperature: float32(opts.Temperature), TopK: opts.TopK, TopP: opts.TopP, Seed: opts.Seed}
+	if err := gopt.Check(); err != nil {
+		return "", mark(ErrOption, "%w", err)
+	}
+	sampler := generate.NewSampler(gopt)
+	if strings.TrimSpace(opts.Prompt) != "" {
+		if err := s.Feed(ctx, opts.Prompt); err != nil {
+			return "", err
+		}
+	} else if s.fresh {
+		first := sampler.Uniform(s.m.net.Tokens())
+		if err := s.run(ctx, []int32{first}); err != nil {
+			return "", err
+		}
+	}
+	words := make([]string, 0, opts.Words)
+	in := []int32{0}
+	for range opts.Words {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		in[0] = sampler.Draw(s.logits)
+		word := s.m.vocab.words[in[0]]
+		words = append(words, word)
+		if opts.OnWord != nil {
+			if err := opts.OnWord(word); err != nil {
+				return "", err
+			}
+		}
+		if err := s.run(ctx, in); err != nil {
+			return "", err
+		}
+	}
+	return strings.Join(words, " "), nil
+}
