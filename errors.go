@@ -2,7 +2,10 @@ package lstmq
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/lstmq/lstmq/checkpoint"
+	"github.com/lstmq/lstmq/internal/errkind"
+	"github.com/lstmq/lstmq/pth"
 )
 
 // Errors that callers may test with errors.Is. Messages returned by this
@@ -23,16 +26,21 @@ var (
 	ErrInput = errors.New("bad input")
 	// ErrOption: an invalid option value.
 	ErrOption = errors.New("bad option")
+
+	// ErrTruncated: a model file that ends before its contents do.
+	ErrTruncated = pth.ErrTruncated
+	// ErrUnsafePickle: a checkpoint whose pickle calls something a
+	// state_dict does not need (refused, as torch.load(weights_only=True)
+	// does).
+	ErrUnsafePickle = pth.ErrUnsafePickle
+	// ErrFormat: a file that is not a model file lstmq reads.
+	ErrFormat = pth.ErrFormat
+	// ErrShape: a tensor whose shape does not fit the model's.
+	ErrShape = checkpoint.ErrShape
+	// ErrKey: an unknown or missing state_dict key.
+	ErrKey = checkpoint.ErrKey
 )
 
-// kindError gives err the kind of a sentinel for errors.Is without
-// changing its message.
-type kindError struct{ kind, err error }
-
-func (e *kindError) Error() string   { return e.err.Error() }
-func (e *kindError) Unwrap() []error { return []error{e.err, e.kind} }
-
-// mark returns err marked as kind; fmt.Errorf formats the message.
-func mark(kind error, format string, a ...any) error {
-	return &kindError{kind: kind, err: fmt.Errorf(format, a...)}
-}
+// mark returns an error with fmt.Errorf's message that errors.Is finds to
+// be kind.
+func mark(kind error, format string, a ...any) error { return errkind.Errorf(kind, format, a...) }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/lstmq/lstmq/internal/errkind"
+
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/pth"
 )
@@ -19,6 +21,14 @@ const DefaultDropout = 0.5
 // state dict of a model quantized by quantize_dynamic, which quant.LoadPth
 // reads.
 var ErrQuantized = errors.New("the state dict is of a quantized model (quantize_dynamic): no float32 parameters")
+
+// ErrShape marks a tensor whose shape does not fit the model's; ErrKey an
+// unknown or missing state_dict key. Both are found with errors.Is; the
+// messages name the key.
+var (
+	ErrShape = errors.New("tensor shape")
+	ErrKey   = errors.New("state_dict key")
+)
 
 // LoadPth reads a PyTorch state_dict file into a float32 model.
 func LoadPth(path string, dropout float64) (*model.Model, *model.Params, error) {
@@ -49,21 +59,21 @@ func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
 		}
 		m := layerKey.FindStringSubmatch(k)
 		if m == nil {
-			return nil, fmt.Errorf("unexpected key %q (not a word_language_model LSTM state_dict key)", k)
+			return nil, errkind.Errorf(ErrKey, "unexpected key %q (not a word_language_model LSTM state_dict key)", k)
 		}
 		l, err := strconv.Atoi(m[2])
 		if err != nil || l > 10000 {
-			return nil, fmt.Errorf("unexpected key %q: layer index out of range", k)
+			return nil, errkind.Errorf(ErrKey, "unexpected key %q: layer index out of range", k)
 		}
 		nlayers = max(nlayers, l+1)
 	}
 	get := func(key string, rank int) (*pth.Tensor, error) {
 		t, ok := sd.Tensors[key]
 		if !ok {
-			return nil, fmt.Errorf("missing key %q", key)
+			return nil, errkind.Errorf(ErrKey, "missing key %q", key)
 		}
 		if len(t.Shape) != rank {
-			return nil, fmt.Errorf("key %q: shape %v, want %d dimensions", key, t.Shape, rank)
+			return nil, errkind.Errorf(ErrShape, "key %q: shape %v, want %d dimensions", key, t.Shape, rank)
 		}
 		if t.Data == nil && t.NumElements() > 0 {
 			return nil, fmt.Errorf("key %q: %s tensor, want floating point", key, t.DType)
@@ -75,7 +85,7 @@ func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
 		return nil, err
 	}
 	if nlayers == 0 {
-		return nil, fmt.Errorf("missing key %q", "rnn.weight_ih_l0")
+		return nil, errkind.Errorf(ErrKey, "missing key %q", "rnn.weight_ih_l0")
 	}
 	whh0, err := get("rnn.weight_hh_l0", 2)
 	if err != nil {
@@ -83,11 +93,11 @@ func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
 	}
 	p := &model.Params{NToken: enc.Shape[0], NInp: enc.Shape[1], NHid: whh0.Shape[1], Encoder: enc.Data}
 	if p.NToken < 1 || p.NInp < 1 || p.NHid < 1 {
-		return nil, fmt.Errorf("key %q: empty shape %v", "encoder.weight", enc.Shape)
+		return nil, errkind.Errorf(ErrShape, "key %q: empty shape %v", "encoder.weight", enc.Shape)
 	}
 	want := func(key string, t *pth.Tensor, shape ...int) error {
 		if !slices.Equal(t.Shape, shape) {
-			return fmt.Errorf("key %q: shape %v, want %v (from ntoken %d, ninp %d of encoder.weight %v and nhid %d of rnn.weight_hh_l0 %v)",
+			return errkind.Errorf(ErrShape, "key %q: shape %v, want %v (from ntoken %d, ninp %d of encoder.weight %v and nhid %d of rnn.weight_hh_l0 %v)",
 				key, t.Shape, shape, p.NToken, p.NInp, enc.Shape, p.NHid, whh0.Shape)
 		}
 		return nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+
+	"github.com/lstmq/lstmq/internal/errkind"
 )
 
 // legacyMagic is the first pickle of a legacy checkpoint.
@@ -51,7 +53,7 @@ func (l *loader) readLegacy(r io.ReaderAt) error {
 		return err
 	}
 	if m, ok := v.(*big.Int); !ok || m.Cmp(legacyMagic) != 0 {
-		return errors.New("not a PyTorch checkpoint (bad magic number)")
+		return errkind.Errorf(ErrFormat, "not a PyTorch checkpoint (bad magic number)")
 	}
 	if v, err = next("protocol version", nil); err != nil {
 		return err
@@ -120,7 +122,7 @@ func (l *loader) readLegacy(r io.ReaderAt) error {
 		}
 		nbytes := s.nbytes()
 		if nbytes > l.size-at {
-			return l.keyError(s, fmt.Errorf("storage %q: truncated file (%d bytes needed at offset %d, %d left)",
+			return l.keyError(s, errkind.Errorf(ErrTruncated, "storage %q: truncated file (%d bytes needed at offset %d, %d left)",
 				key, nbytes, at, l.size-at))
 		}
 		s.r, s.off, s.located = r, at, true

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lstmq/lstmq/internal/errkind"
+
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
 )
@@ -125,7 +127,7 @@ func checkGlobal(module, name string) error {
 	if module == "torch" && storageClasses[name] != nil {
 		return nil
 	}
-	return fmt.Errorf("refusing to load global %s", show(full))
+	return errkind.Errorf(ErrUnsafePickle, "refusing to load global %s", show(full))
 }
 
 // findClass is the unpickler's allow-list.
@@ -171,7 +173,7 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 			return nil, fmt.Errorf("pickle: longer than the limit of %d bytes", maxPickle)
 		}
 		if n < 0 || n > limit-int64(len(pkl)) {
-			return nil, fmt.Errorf("pickle: truncated (argument of %d bytes at offset %d, %d bytes left)",
+			return nil, errkind.Errorf(ErrTruncated, "pickle: truncated (argument of %d bytes at offset %d, %d bytes left)",
 				n, len(pkl), limit-int64(len(pkl)))
 		}
 		start := len(pkl)
@@ -270,7 +272,7 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 			var b []byte
 			if b, err = read(8); err == nil {
 				if n := binary.LittleEndian.Uint64(b); n > uint64(limit-int64(len(pkl))) {
-					err = fmt.Errorf("pickle: truncated (frame of %d bytes at offset %d)", n, at)
+					err = errkind.Errorf(ErrTruncated, "pickle: truncated (frame of %d bytes at offset %d)", n, at)
 				}
 			}
 		case 0x8a, 0x8b: // LONG1, LONG4
@@ -482,7 +484,7 @@ func memoIndex(op byte, arg []byte) uint64 {
 // truncated turns a short read into a "truncated" error.
 func truncated(err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return errors.New("truncated file")
+		return errkind.Errorf(ErrTruncated, "truncated file")
 	}
 	return err
 }

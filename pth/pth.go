@@ -2,13 +2,14 @@ package pth
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/lstmq/lstmq/internal/errkind"
 )
 
 // Tensor is one entry of a state dict.
@@ -126,7 +127,7 @@ func Read(r io.ReaderAt, size int64, name string) (sd *StateDict, err error) {
 	n, err := r.ReadAt(head[:], 0)
 	if n < len(head) {
 		if err == nil || err == io.EOF {
-			return nil, fmt.Errorf("%s: truncated file (%d bytes)", name, size)
+			return nil, errkind.Errorf(ErrTruncated, "%s: truncated file (%d bytes)", name, size)
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -142,9 +143,9 @@ func Read(r io.ReaderAt, size int64, name string) (sd *StateDict, err error) {
 	case head[0] == 0x80, head[0] == 'L': // a pickle (protocol ≥ 2, or 1): the legacy format's magic number
 		err = l.readLegacy(r)
 	case bytes.HasPrefix(head[:], []byte("PK")):
-		err = errors.New("not a PyTorch zip checkpoint")
+		err = errkind.Errorf(ErrFormat, "not a PyTorch zip checkpoint")
 	default:
-		err = fmt.Errorf("not a PyTorch checkpoint (starts with % x)", head)
+		err = errkind.Errorf(ErrFormat, "not a PyTorch checkpoint (starts with % x)", head)
 	}
 	if err != nil {
 		return nil, l.wrap(err)

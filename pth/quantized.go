@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/lstmq/lstmq/internal/errkind"
+
 	"github.com/nlpodyssey/gopickle/types"
 )
 
@@ -126,7 +128,7 @@ func (o *scriptObject) PySetState(state any) error {
 		return fmt.Errorf("torch.ScriptObject class name is %s", pyType(t.Get(1)))
 	}
 	if class != LinearPackedParams && class != CellParams {
-		return fmt.Errorf("refusing to load torch.ScriptObject of class %s", show(class))
+		return errkind.Errorf(ErrUnsafePickle, "refusing to load torch.ScriptObject of class %s", show(class))
 	}
 	o.class, o.state, o.set = class, t.Get(0), true
 	return nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/lstmq/lstmq/internal/errkind"
 )
 
 // maxDeflateRatio is the largest expansion deflate can produce (a stream
@@ -19,7 +21,7 @@ func (l *loader) readZip(r io.ReaderAt) error {
 	zr, err := zip.NewReader(r, l.size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		// We never extract, so odd names are harmless.
-		return fmt.Errorf("truncated or corrupt zip archive (%d bytes): %w", l.size, err)
+		return errkind.Errorf(ErrTruncated, "truncated or corrupt zip archive (%d bytes): %w", l.size, err)
 	}
 	if len(zr.File) == 0 {
 		return errors.New("empty zip archive")
@@ -110,7 +112,7 @@ func (l *loader) locate(r io.ReaderAt, s *storage, f *zip.File) error {
 		return fmt.Errorf("%s: %w", show(f.Name), truncated(err))
 	}
 	if n := int64(f.CompressedSize64); off < 0 || off > l.size || n > l.size-off {
-		return fmt.Errorf("%s: truncated file (%d bytes needed at offset %d, %d left)", show(f.Name), n, off, l.size-max(off, 0))
+		return errkind.Errorf(ErrTruncated, "%s: truncated file (%d bytes needed at offset %d, %d left)", show(f.Name), n, off, l.size-max(off, 0))
 	}
 	s.r, s.off, s.entry, s.located = r, off, f.Name, true
 	// archive/zip checks the CRC only if there is one, or a data descriptor.

@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/lstmq/lstmq/checkpoint"
+	"github.com/lstmq/lstmq/internal/errkind"
+
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/pth"
 )
@@ -67,24 +70,24 @@ func FromStateDict(sd *pth.StateDict, dropout float64, actMax int32) (*model.Mod
 		}
 		m := cellKey.FindStringSubmatch(k)
 		if m == nil {
-			return nil, "", fmt.Errorf("unexpected key %q (not a key of quantize_dynamic's word_language_model LSTM)", k)
+			return nil, "", errkind.Errorf(checkpoint.ErrKey, "unexpected key %q (not a key of quantize_dynamic's word_language_model LSTM)", k)
 		}
 		l, err := strconv.Atoi(m[1])
 		if err != nil || l > 10000 {
-			return nil, "", fmt.Errorf("unexpected key %q: layer index out of range", k)
+			return nil, "", errkind.Errorf(checkpoint.ErrKey, "unexpected key %q: layer index out of range", k)
 		}
 		nlayers = max(nlayers, l+1)
 	}
 	enc := sd.Tensors["encoder.weight"]
 	if enc == nil {
-		return nil, "", fmt.Errorf("missing key %q", "encoder.weight")
+		return nil, "", errkind.Errorf(checkpoint.ErrKey, "missing key %q", "encoder.weight")
 	}
 	if len(enc.Shape) != 2 || enc.Data == nil || enc.Shape[0] < 1 || enc.Shape[1] < 1 {
 		return nil, "", fmt.Errorf("key %q: %s tensor of shape %v, want a float matrix", "encoder.weight", enc.DType, enc.Shape)
 	}
 	ntoken, ninp := enc.Shape[0], enc.Shape[1]
 	if nlayers == 0 {
-		return nil, "", fmt.Errorf("missing key %q", "rnn._all_weight_values.0.param")
+		return nil, "", errkind.Errorf(checkpoint.ErrKey, "missing key %q", "rnn._all_weight_values.0.param")
 	}
 	if v := sd.Values["decoder._packed_params.dtype"]; v == nil || v.DType != "qint8" {
 		return nil, "", fmt.Errorf("key %q: want torch.qint8", "decoder._packed_params.dtype")
@@ -96,7 +99,7 @@ func FromStateDict(sd *pth.StateDict, dropout float64, actMax int32) (*model.Mod
 		key := fmt.Sprintf("rnn._all_weight_values.%d.param", k)
 		v := sd.Values[key]
 		if v == nil || v.Packed == nil || v.Packed.Class != pth.CellParams {
-			return nil, "", fmt.Errorf("missing key %q (packed params of LSTM layer %d)", key, k)
+			return nil, "", errkind.Errorf(checkpoint.ErrKey, "missing key %q (packed params of LSTM layer %d)", key, k)
 		}
 		c := v.Packed
 		switch {
@@ -123,7 +126,7 @@ func FromStateDict(sd *pth.StateDict, dropout float64, actMax int32) (*model.Mod
 			in = nhid
 		}
 		if wih.Rows != 4*nhid || wih.Cols != in || whh.Rows != 4*nhid || whh.Cols != nhid || bih == nil || bhh == nil {
-			return nil, "", fmt.Errorf("key %q: W_ih %d×%d, W_hh %d×%d, biases %t %t; want %d×%d, %d×%d and both biases",
+			return nil, "", errkind.Errorf(checkpoint.ErrShape, "key %q: W_ih %d×%d, W_hh %d×%d, biases %t %t; want %d×%d, %d×%d and both biases",
 				key, wih.Rows, wih.Cols, whh.Rows, whh.Cols, bih != nil, bhh != nil, 4*nhid, in, 4*nhid, nhid)
 		}
 		kinds[wih.kind()], kinds[whh.kind()] = true, true
@@ -134,14 +137,14 @@ func FromStateDict(sd *pth.StateDict, dropout float64, actMax int32) (*model.Mod
 	}
 	dv := sd.Values["decoder._packed_params._packed_params"]
 	if dv == nil || len(dv.Tuple) != 2 {
-		return nil, "", fmt.Errorf("missing key %q, (weight, bias)", "decoder._packed_params._packed_params")
+		return nil, "", errkind.Errorf(checkpoint.ErrKey, "missing key %q, (weight, bias)", "decoder._packed_params._packed_params")
 	}
 	dw, db, err := linearParams(&pth.Packed{Class: pth.LinearPackedParams, Tensors: dv.Tuple}, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("key %q: %w", "decoder._packed_params._packed_params", err)
 	}
 	if dw.Rows != ntoken || dw.Cols != nhid {
-		return nil, "", fmt.Errorf("key %q: weight %d×%d, want %d×%d (ntoken×nhid)",
+		return nil, "", errkind.Errorf(checkpoint.ErrShape, "key %q: weight %d×%d, want %d×%d (ntoken×nhid)",
 			"decoder._packed_params._packed_params", dw.Rows, dw.Cols, ntoken, nhid)
 	}
 	kinds[dw.kind()] = true

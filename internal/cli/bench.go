@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lstmq/lstmq/bench"
+	"github.com/lstmq/lstmq/internal/bench"
 	"github.com/lstmq/lstmq/internal/atomicfile"
 )
 

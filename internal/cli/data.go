@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lstmq/lstmq/download"
+	"github.com/lstmq/lstmq/internal/download"
 )
 
 func newDataCmd() *cobra.Command {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lstmq/lstmq/tutorial"
+	"github.com/lstmq/lstmq/internal/tutorial"
 )
 
 func newTutorialCmd() *cobra.Command {

@@ -79,7 +79,7 @@ func tempFile(t *testing.T, content string) *os.File {
 // TestRealFiles checks the table against the WikiText-2 copy in the shared
 // data folder, if there is one.
 func TestRealFiles(t *testing.T) {
-	dir := filepath.Join("..", "..", "shared", "data", "wikitext-2")
+	dir := filepath.Join("..", "..", "..", "shared", "data", "wikitext-2")
 	found := 0
 	for _, f := range WikiText2Files {
 		id, n, err := fileBlobID(filepath.Join(dir, f.Name))

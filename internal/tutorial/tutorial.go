@@ -11,7 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/lstmq/lstmq/chart"
+	"github.com/lstmq/lstmq/internal/chart"
 	"github.com/lstmq/lstmq/checkpoint"
 	"github.com/lstmq/lstmq/corpus"
 	"github.com/lstmq/lstmq/eval"
@@ -20,7 +20,7 @@ import (
 	"github.com/lstmq/lstmq/internal/parallel"
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/quant"
-	"github.com/lstmq/lstmq/synth"
+	"github.com/lstmq/lstmq/internal/synth"
 	"github.com/lstmq/lstmq/train"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lstmq/lstmq/synth"
+	"github.com/lstmq/lstmq/internal/synth"
 	"github.com/lstmq/lstmq/train"
 )
 
