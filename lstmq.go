@@ -3,7 +3,6 @@ package lstmq
 import (
 	"runtime"
 
-	"github.com/lstmq/lstmq/checkpoint"
 	"github.com/lstmq/lstmq/corpus"
 	"github.com/lstmq/lstmq/internal/modelfile"
 	"github.com/lstmq/lstmq/internal/parallel"
@@ -80,7 +79,7 @@ func Open(path string, opts ...Option) (*Model, error) {
 	if cfg.maxWords < 1 {
 		cfg.maxWords = DefaultMaxWords
 	}
-	f, err := modelfile.Read(path, checkpoint.DefaultDropout)
+	f, err := modelfile.Read(path)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ var (
 )
 
 // LoadPth reads a PyTorch state_dict file into a float32 model.
-func LoadPth(path string, dropout float64) (*model.Model, *model.Params, error) {
+func LoadPth(path string) (*model.Model, *model.Params, error) {
 	sd, err := pth.Load(path)
 	if err != nil {
 		return nil, nil, err
@@ -40,7 +40,7 @@ func LoadPth(path string, dropout float64) (*model.Model, *model.Params, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return model.New(*p, dropout), p, nil
+	return model.New(*p, DefaultDropout), p, nil
 }
 
 var layerKey = regexp.MustCompile(`^rnn\.(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$`)

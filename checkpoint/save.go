@@ -2,8 +2,6 @@ package checkpoint
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/pth"
@@ -77,20 +75,10 @@ func SavePth(path string, p *model.Params) error {
 // StateDictSize returns the size in bytes of p saved as a state_dict, as
 // the tutorial's print_size_of_model measures it (with PyTorch 1.13's
 // format; PyTorch 2.x adds two small entries, 427 bytes more for the
-// tutorial's model: 113.944064 MB where 1.13 writes 113.943637).
+// tutorial's model: 113.944064 MB where 1.13 writes 113.943637). Nothing
+// is written: the bytes are counted.
 func StateDictSize(p *model.Params) (int64, error) {
-	dir, err := os.MkdirTemp("", "lstmq-size")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	f := filepath.Join(dir, "temp.p")
-	if err := SavePth(f, p); err != nil {
-		return 0, err
-	}
-	st, err := os.Stat(f)
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
+	keys, ts := StateDict(p)
+	// print_size_of_model saves to "temp.p": the archive's folder is "temp".
+	return pth.SizeWith("temp.p", keys, ts, pth.SaveOptions{Metadata: pth.LSTMModelMetadata()})
 }

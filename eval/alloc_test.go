@@ -19,7 +19,7 @@ func fixtureModels(tb testing.TB) (map[string]*model.Model, *corpus.Batches) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fp, p, err := checkpoint.LoadPth(filepath.Join(torchDir, "deep.pth"), 0.5)
+	fp, p, err := checkpoint.LoadPth(filepath.Join(torchDir, "deep.pth"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func fixtureModels(tb testing.TB) (map[string]*model.Model, *corpus.Batches) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if ms[name], err = quant.Quantize(p, 0.5, s); err != nil {
+		if ms[name], err = quant.Quantize(p, s); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -86,14 +86,13 @@ type LSTMLayer struct {
 type LSTM struct {
 	Layer   []LSTMLayer
 	in, hid int
-	Dropout float64 // between layers, training only; printed by String
 
 	gates []Gates
 }
 
 // NewLSTM builds an LSTM from its layers; in is the first layer's input size.
-func NewLSTM(layers []LSTMLayer, in, hidden int, dropout float64) *LSTM {
-	l := &LSTM{Layer: layers, in: in, hid: hidden, Dropout: dropout}
+func NewLSTM(layers []LSTMLayer, in, hidden int) *LSTM {
+	l := &LSTM{Layer: layers, in: in, hid: hidden}
 	for k := range layers {
 		ly := &layers[k]
 		b := make([]float32, 4*hidden)
@@ -109,8 +108,9 @@ func (l *LSTM) Input() int  { return l.in }
 func (l *LSTM) Hidden() int { return l.hid }
 func (l *LSTM) Layers() int { return len(l.Layer) }
 
-// String prints the module as PyTorch does: LSTM(512, 256, num_layers=5, dropout=0.5).
-func (l *LSTM) String() string { return LSTMRepr("LSTM", l.in, l.hid, len(l.Layer), l.Dropout) }
+// Repr prints the module as PyTorch does, with dropout p between layers:
+// LSTM(512, 256, num_layers=5, dropout=0.5).
+func (l *LSTM) Repr(p float64) string { return LSTMRepr("LSTM", l.in, l.hid, len(l.Layer), p) }
 
 // Gates returns each layer's gate computation.
 func (l *LSTM) Gates() []Gates { return l.gates }

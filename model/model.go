@@ -22,7 +22,10 @@ type Recurrent interface {
 	Input() int
 	Hidden() int
 	Layers() int
-	String() string
+	// Repr prints the module as PyTorch does, with dropout p between
+	// layers (which acts only in training: the model holds it, not the
+	// module).
+	Repr(p float64) string
 }
 
 // Projection is an affine map out = x·Wᵀ + bias over m rows of x (m×In()
@@ -119,7 +122,7 @@ func (m *Model) String() string {
 	sb.WriteString("LSTMModel(\n")
 	fmt.Fprintf(&sb, "  (drop): Dropout(p=%s, inplace=False)\n", pyFloat(m.Dropout))
 	fmt.Fprintf(&sb, "  (encoder): %s\n", m.Encoder)
-	fmt.Fprintf(&sb, "  (rnn): %s\n", m.RNN)
+	fmt.Fprintf(&sb, "  (rnn): %s\n", m.RNN.Repr(m.Dropout))
 	fmt.Fprintf(&sb, "  (decoder): %s\n", m.Decoder)
 	sb.WriteString(")")
 	return sb.String()

@@ -33,7 +33,7 @@ func New(p Params, dropout float64) *Model {
 	}
 	return &Model{
 		Encoder: NewEmbedding(p.Encoder, p.NToken, p.NInp),
-		RNN:     NewLSTM(layers, p.NInp, p.NHid, dropout),
+		RNN:     NewLSTM(layers, p.NInp, p.NHid),
 		Decoder: NewLinear(p.DecoderW, p.NToken, p.NHid, p.DecoderB),
 		Dropout: dropout,
 	}

@@ -81,6 +81,28 @@ func SaveWith(path string, keys []string, tensors map[string]*Tensor, opts SaveO
 	return nil
 }
 
+// SizeWith returns the number of bytes SaveWith(path, …) would write,
+// without writing anything: the file is encoded into a byte counter.
+func SizeWith(path string, keys []string, tensors map[string]*Tensor, opts SaveOptions) (int64, error) {
+	enc, err := newEncoder(keys, tensors, opts)
+	if err != nil {
+		return 0, fmt.Errorf("size %s: %w", show(path), err)
+	}
+	var n countingWriter
+	if err := enc.write(&n, archiveName(path)); err != nil {
+		return 0, fmt.Errorf("size %s: %w", show(path), err)
+	}
+	return int64(n), nil
+}
+
+// countingWriter counts the bytes written to it.
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}
+
 // archiveName is the folder PyTorch names the archive after (basename in
 // caffe2/serialize/inline_container.cc): the part of path after its last
 // '/' or '\', up to its last '.'. PyTorch refuses to save to a path for

@@ -27,7 +27,7 @@ func BenchmarkForward(b *testing.B) {
 		} else {
 			s, _ := ParseScheme(name)
 			var err error
-			if m, err = Quantize(p, 0, s); err != nil {
+			if m, err = Quantize(p, s); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -405,14 +405,14 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 		}
 	}
 	if fp32 {
-		m.RNN = model.NewLSTM(flayers, ninp, nhid, dropout)
+		m.RNN = model.NewLSTM(flayers, ninp, nhid)
 		w, err := d.f32("decoder.weight", ntoken, nhid)
 		if err != nil {
 			return nil, nil, err
 		}
 		m.Decoder = model.NewLinear(w, ntoken, nhid, bias)
 	} else {
-		m.RNN = NewLSTM(qlayers, ninp, nhid, dropout, int32(qmax))
+		m.RNN = NewLSTM(qlayers, ninp, nhid, int32(qmax))
 		w, err := d.weight("decoder.weight", ntoken, nhid, s)
 		if err != nil {
 			return nil, nil, err

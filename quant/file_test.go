@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite testdata/torch/quant/model_pyto
 // checks against PyTorch's int_repr(). Run with -update to rewrite it.
 func TestCommittedModelFile(t *testing.T) {
 	mf, p := loadModelFixture(t)
-	m, err := Quantize(p, mf.Dropout, PyTorch)
+	m, err := Quantize(p, PyTorch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func FuzzLoad(f *testing.F) {
 	p := randomParams(r, 7, 3, 2, 2)
 	for _, name := range []string{"block8-act8-emb8", "channel"} {
 		s, _ := ParseScheme(name)
-		m, _ := Quantize(p, 0, s)
+		m, _ := Quantize(p, s)
 		path := filepath.Join(f.TempDir(), name)
 		if err := Save(path, m, nil, nil); err != nil {
 			f.Fatal(err)

@@ -164,7 +164,7 @@ func TestGoldenWeights(t *testing.T) {
 			run    *engineRun
 		}{{"pytorch", &e.Tensor}, {"channel", &e.Channel}} {
 			s, _ := ParseScheme(c.scheme)
-			m, err := Quantize(p, 0.5, s)
+			m, err := Quantize(p, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -320,12 +320,12 @@ func TestGoldenOutputs(t *testing.T) {
 		if s.Weights == "channel" {
 			run = &e.Channel
 		}
-		m, err := Quantize(p, mf.Dropout, s)
+		m, err := Quantize(p, s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Decoder.String() != run.ReprDecoder || m.RNN.String() != run.ReprRNN {
-			t.Errorf("%s: repr %s, %s; want %s, %s", c.scheme, m.Decoder, m.RNN, run.ReprDecoder, run.ReprRNN)
+		if m.Decoder.String() != run.ReprDecoder || m.RNN.Repr(m.Dropout) != run.ReprRNN {
+			t.Errorf("%s: repr %s, %s; want %s, %s", c.scheme, m.Decoder, m.RNN.Repr(m.Dropout), run.ReprDecoder, run.ReprRNN)
 		}
 		out := make([]float32, mf.LinearRows*mf.NToken)
 		m.Decoder.Forward(nil, out, f32s(mf.LinearInput), mf.LinearRows)
@@ -377,7 +377,7 @@ func TestGoldenLoss(t *testing.T) {
 		if s.Weights == "channel" {
 			want = e.Channel.Loss
 		}
-		m, err := Quantize(p, mf.Dropout, s)
+		m, err := Quantize(p, s)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -88,15 +88,14 @@ type LSTMLayer struct {
 type LSTM struct {
 	Layer   []LSTMLayer
 	in, hid int
-	Dropout float64
 
 	act   act
 	gates []model.Gates
 }
 
 // NewLSTM builds the module; in is the first layer's input size.
-func NewLSTM(layers []LSTMLayer, in, hidden int, dropout float64, qmax int32) *LSTM {
-	l := &LSTM{Layer: layers, in: in, hid: hidden, Dropout: dropout, act: act{qmax: qmax}}
+func NewLSTM(layers []LSTMLayer, in, hidden int, qmax int32) *LSTM {
+	l := &LSTM{Layer: layers, in: in, hid: hidden, act: act{qmax: qmax}}
 	for k := range layers {
 		layers[k].Wih.kern.requireExact(uint8(qmax))
 		layers[k].Whh.kern.requireExact(uint8(qmax))
@@ -112,10 +111,10 @@ func (l *LSTM) Layers() int { return len(l.Layer) }
 // ActMax is the activations' largest code, 127 or 255.
 func (l *LSTM) ActMax() int32 { return l.act.qmax }
 
-// String prints the module as PyTorch does:
+// Repr prints the module as PyTorch does, with dropout p between layers:
 // DynamicQuantizedLSTM(512, 256, num_layers=5, dropout=0.5).
-func (l *LSTM) String() string {
-	return model.LSTMRepr("DynamicQuantizedLSTM", l.in, l.hid, len(l.Layer), l.Dropout)
+func (l *LSTM) Repr(p float64) string {
+	return model.LSTMRepr("DynamicQuantizedLSTM", l.in, l.hid, len(l.Layer), p)
 }
 
 // Gates returns each layer's gate computation.

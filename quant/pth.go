@@ -36,12 +36,12 @@ var cellKey = regexp.MustCompile(`^rnn\._all_weight_values\.(\d+)\.param$`)
 // [0, actMax]: 127 as FBGEMM and oneDNN do (reduce_range), 255 as QNNPACK
 // does. scheme names the weights' scheme as ParseScheme does: "pytorch"
 // (per tensor) or "channel", with "-act8" for actMax 255, or "mixed".
-func LoadPth(path string, dropout float64, actMax int32) (m *model.Model, scheme string, err error) {
+func LoadPth(path string, actMax int32) (m *model.Model, scheme string, err error) {
 	sd, err := pth.Load(path)
 	if err != nil {
 		return nil, "", err
 	}
-	if m, scheme, err = FromStateDict(sd, dropout, actMax); err != nil {
+	if m, scheme, err = FromStateDict(sd, actMax); err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	return m, scheme, nil
@@ -54,7 +54,7 @@ func LoadPth(path string, dropout float64, actMax int32) (m *model.Model, scheme
 // biases fp32. The file does not say which engine quantized it: the int8
 // weights are the same for all; the activations' range, [0, actMax] with
 // actMax 127 or 255, is the caller's choice. scheme is as for LoadPth.
-func FromStateDict(sd *pth.StateDict, dropout float64, actMax int32) (*model.Model, string, error) {
+func FromStateDict(sd *pth.StateDict, actMax int32) (*model.Model, string, error) {
 	if actMax != 127 && actMax != 255 {
 		return nil, "", fmt.Errorf("activation range [0, %d]: want 127 or 255", actMax)
 	}
@@ -158,9 +158,9 @@ func FromStateDict(sd *pth.StateDict, dropout float64, actMax int32) (*model.Mod
 	}
 	return &model.Model{
 		Encoder: model.NewEmbedding(enc.Data, ntoken, ninp),
-		RNN:     NewLSTM(layers, ninp, nhid, dropout, actMax),
+		RNN:     NewLSTM(layers, ninp, nhid, actMax),
 		Decoder: NewLinear(dw, db, actMax),
-		Dropout: dropout,
+		Dropout: checkpoint.DefaultDropout,
 	}, scheme, nil
 }
 

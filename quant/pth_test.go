@@ -89,7 +89,7 @@ func quantizedWeights(t *testing.T, m *model.Model) map[string]*Weight {
 // that it is the model Quantize builds from the float32 checkpoint.
 func TestLoadPthGolden(t *testing.T) {
 	f, data := readQckpt(t)
-	_, fp, err := checkpoint.LoadPth(filepath.Join(qckptDir, "fp32.pth"), 0.5)
+	_, fp, err := checkpoint.LoadPth(filepath.Join(qckptDir, "fp32.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestLoadPthGolden(t *testing.T) {
 	t.Logf("fp32 loss %.9f, PyTorch %.9f", fpLoss, f.FP32Loss)
 	for name, file := range f.Files {
 		t.Run(name, func(t *testing.T) {
-			m, scheme, err := LoadPth(filepath.Join(qckptDir, name), 0.5, file.ActQMax)
+			m, scheme, err := LoadPth(filepath.Join(qckptDir, name), file.ActQMax)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func TestLoadPthGolden(t *testing.T) {
 
 			// Quantize from the float32 checkpoint gives the same model:
 			// the same int8 weights and scales, so the same loss, exactly.
-			ref, err := Quantize(fp, 0.5, s)
+			ref, err := Quantize(fp, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,13 +171,13 @@ func TestLoadPthGolden(t *testing.T) {
 // quantize_dynamic writes for the word language model fail clearly.
 func TestLoadPthErrors(t *testing.T) {
 	path := filepath.Join(qckptDir, "tiny.pth")
-	if _, _, err := checkpoint.LoadPth(path, 0.5); !errors.Is(err, checkpoint.ErrQuantized) || !strings.HasPrefix(err.Error(), path+": ") {
+	if _, _, err := checkpoint.LoadPth(path); !errors.Is(err, checkpoint.ErrQuantized) || !strings.HasPrefix(err.Error(), path+": ") {
 		t.Errorf("checkpoint.LoadPth of a quantized file: %v, want ErrQuantized", err)
 	}
-	if _, _, err := LoadPth(filepath.Join(qckptDir, "fp32.pth"), 0.5, 127); err == nil || !strings.Contains(err.Error(), "not the state dict of a quantized model") {
+	if _, _, err := LoadPth(filepath.Join(qckptDir, "fp32.pth"), 127); err == nil || !strings.Contains(err.Error(), "not the state dict of a quantized model") {
 		t.Errorf("LoadPth of a float32 file: %v", err)
 	}
-	if _, _, err := LoadPth(filepath.Join(qckptDir, "nope.pth"), 0.5, 127); err == nil || !os.IsNotExist(err) {
+	if _, _, err := LoadPth(filepath.Join(qckptDir, "nope.pth"), 127); err == nil || !os.IsNotExist(err) {
 		t.Errorf("missing file: %v", err)
 	}
 	load := func() *pth.StateDict {
@@ -222,7 +222,7 @@ func TestLoadPthErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sd := load()
 			tc.edit(sd)
-			m, _, err := FromStateDict(sd, 0.5, tc.actMax)
+			m, _, err := FromStateDict(sd, tc.actMax)
 			if tc.want == "" {
 				if err != nil || m == nil {
 					t.Fatalf("error %v", err)

@@ -45,7 +45,7 @@ func TestParseScheme(t *testing.T) {
 			t.Errorf("ParseScheme(%q): no error", bad)
 		}
 	}
-	if _, err := Quantize(&model.Params{}, 0, Scheme{Weights: "nope"}); err == nil {
+	if _, err := Quantize(&model.Params{}, Scheme{Weights: "nope"}); err == nil {
 		t.Error("Quantize with an invalid scheme: no error")
 	}
 }
@@ -223,21 +223,21 @@ func TestBlockProduct(t *testing.T) {
 func TestModuleReprs(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	p := randomParams(r, 33278/1000, 512/16, 256/16, 5)
-	m, err := Quantize(p, 0.5, Scheme{Weights: "channel", Embedding8: true})
+	m, err := Quantize(p, Scheme{Weights: "channel", Embedding8: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ got, want string }{
-		{m.RNN.String(), "DynamicQuantizedLSTM(32, 16, num_layers=5, dropout=0.5)"},
+		{m.RNN.Repr(m.Dropout), "DynamicQuantizedLSTM(32, 16, num_layers=5, dropout=0.5)"},
 		{m.Decoder.String(), "DynamicQuantizedLinear(in_features=16, out_features=33, dtype=torch.qint8, qscheme=torch.per_channel_affine)"},
 		{m.Encoder.String(), "QuantizedEmbedding(num_embeddings=33, embedding_dim=32, dtype=torch.quint8, qscheme=torch.per_channel_affine_float_qparams)"},
-		{NewLSTM(nil, 512, 256, 0, 127).String(), "DynamicQuantizedLSTM(512, 256, num_layers=0)"},
+		{NewLSTM(nil, 512, 256, 127).Repr(0), "DynamicQuantizedLSTM(512, 256, num_layers=0)"},
 	} {
 		if c.got != c.want {
 			t.Errorf("String() = %s, want %s", c.got, c.want)
 		}
 	}
-	m, _ = Quantize(p, 0.5, PyTorch)
+	m, _ = Quantize(p, PyTorch)
 	if !strings.Contains(m.String(), "(decoder): DynamicQuantizedLinear(in_features=16, out_features=33, dtype=torch.qint8, qscheme=torch.per_tensor_affine)") {
 		t.Errorf("model repr:\n%s", m)
 	}
@@ -264,10 +264,10 @@ func TestQuantizeRejects(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	p := randomParams(r, 10, 4, 3, 2)
 	p.Layers[1].Whh = p.Layers[1].Whh[:5]
-	if _, err := Quantize(p, 0, PyTorch); err == nil || !strings.Contains(err.Error(), "layer 1") {
+	if _, err := Quantize(p, PyTorch); err == nil || !strings.Contains(err.Error(), "layer 1") {
 		t.Errorf("short W_hh: error %v", err)
 	}
-	if _, err := Quantize(nil, 0, PyTorch); err == nil {
+	if _, err := Quantize(nil, PyTorch); err == nil {
 		t.Error("nil params: no error")
 	}
 }
@@ -280,7 +280,7 @@ func TestForwardAllocs(t *testing.T) {
 	p := randomParams(r, 50, 12, 10, 2)
 	for _, name := range []string{"pytorch", "channel-act8-emb8", "block32"} {
 		s, _ := ParseScheme(name)
-		m, err := Quantize(p, 0, s)
+		m, err := Quantize(p, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +321,7 @@ func TestSaveLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m, err = Quantize(p, 0.25, s); err != nil {
+			if m, err = Quantize(p, s); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -360,7 +360,7 @@ func TestSaveLoad(t *testing.T) {
 func TestLoadRejects(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	p := randomParams(r, 20, 6, 5, 2)
-	m, _ := Quantize(p, 0, PyTorch)
+	m, _ := Quantize(p, PyTorch)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.safetensors")
 	if err := Save(good, m, nil, nil); err != nil {
@@ -480,7 +480,7 @@ func TestSchemesHeavyTailed(t *testing.T) {
 	db := map[string]float64{}
 	for _, name := range []string{"pytorch", "act8", "channel", "channel-act8", "block32-act8", "channel-act8-emb8"} {
 		s, _ := ParseScheme(name)
-		m, err := Quantize(p, 0, s)
+		m, err := Quantize(p, s)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,8 @@ package quant
 import (
 	"fmt"
 
+	"github.com/lstmq/lstmq/checkpoint"
+
 	"github.com/lstmq/lstmq/model"
 )
 
@@ -12,7 +14,7 @@ import (
 // model.Model with Encoder, RNN and Decoder of this package's types (the
 // encoder stays *model.Embedding when fp32). p is not modified; the fp32
 // embedding table is shared with it.
-func Quantize(p *model.Params, dropout float64, s Scheme) (*model.Model, error) {
+func Quantize(p *model.Params, s Scheme) (*model.Model, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
@@ -44,9 +46,9 @@ func Quantize(p *model.Params, dropout float64, s Scheme) (*model.Model, error) 
 	dec.weights = s.Weights
 	m := &model.Model{
 		Encoder: model.NewEmbedding(p.Encoder, p.NToken, p.NInp),
-		RNN:     NewLSTM(layers, p.NInp, p.NHid, dropout, qmax),
+		RNN:     NewLSTM(layers, p.NInp, p.NHid, qmax),
 		Decoder: dec,
-		Dropout: dropout,
+		Dropout: checkpoint.DefaultDropout,
 	}
 	if s.Embedding8 {
 		e, err := quantizeEmbedding(p.Encoder, p.NToken, p.NInp)

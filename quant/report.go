@@ -46,7 +46,7 @@ func Report(wk *model.Work, p *model.Params, dropout float64, s Scheme, data *co
 			return nil, fmt.Errorf("quant: report: token id %d outside the vocabulary of %d", id, p.NToken)
 		}
 	}
-	qm, err := Quantize(p, dropout, s)
+	qm, err := Quantize(p, s)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func Report(wk *model.Work, p *model.Params, dropout float64, s Scheme, data *co
 	}
 	for k := range nl {
 		names = append(names, fmt.Sprintf("rnn.l%d", k))
-		mods = append(mods, fmt.Sprintf("%s layer %d (W_ih %s, W_hh %s)", qrnn,
+		mods = append(mods, fmt.Sprintf("%s layer %d (W_ih %s, W_hh %s)", qrnn.Repr(dropout),
 			k, qrnn.Layer[k].Wih.kind(), qrnn.Layer[k].Whh.kind()))
 	}
 	names, mods = append(names, "decoder"), append(mods, qm.Decoder.String())
@@ -184,7 +184,7 @@ type mixed struct {
 func (s *mixed) Input() int     { return s.in }
 func (s *mixed) Hidden() int    { return s.hid }
 func (s *mixed) Layers() int    { return len(s.gates) }
-func (s *mixed) String() string { return fmt.Sprintf("mixed(%d layers)", len(s.gates)) }
+func (s *mixed) Repr(float64) string { return fmt.Sprintf("mixed(%d layers)", len(s.gates)) }
 
 func (s *mixed) Forward(w *model.Work, out, x []float32, t, b int, st *model.State) {
 	model.RunLSTM(w, s.gates, s.hid, out, x, t, b, st)

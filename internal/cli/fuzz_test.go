@@ -253,7 +253,7 @@ func fuzzModels(t *testing.T) map[string][]byte {
 			if err != nil {
 				t.Fatal(err)
 			}
-			qm, err := quant.Quantize(p, 0.5, sc)
+			qm, err := quant.Quantize(p, sc)
 			if err != nil {
 				t.Fatal(err)
 			}

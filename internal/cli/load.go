@@ -21,14 +21,18 @@ type loaded struct {
 	file   *modelfile.File
 }
 
-// loadModel reads a model file of any format lstmq reads (modelfile.Read).
+// loadModel reads a model file of any format lstmq reads (modelfile.Read);
+// dropout is the p print(model) shows when the file does not record it.
 func loadModel(path string, dropout float64) (*loaded, error) {
 	if path == "" {
 		return nil, usagef("--model is required")
 	}
-	f, err := modelfile.Read(path, dropout)
+	f, err := modelfile.Read(path)
 	if err != nil {
 		return nil, err
+	}
+	if !f.RecordsDropout {
+		f.Model.Dropout = dropout
 	}
 	return &loaded{path: path, model: f.Model, params: f.Params, vocab: f.Vocab, quant: f.Scheme, file: f}, nil
 }
@@ -44,6 +48,7 @@ func (l *loaded) quantize(scheme, embedding string) error {
 	if err != nil {
 		return err
 	}
+	m.Dropout = l.model.Dropout
 	l.model, l.quant = m, s.String()
 	return nil
 }

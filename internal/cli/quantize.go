@@ -100,10 +100,11 @@ float32 and the loss when only that layer is quantized, on the first
 		res := map[string]any{"scheme": s.String()}
 		w := c.OutOrStdout()
 		if out != "" {
-			qm, err := quant.Quantize(lm.params, dropout, s)
+			qm, err := quant.Quantize(lm.params, s)
 			if err != nil {
 				return fmt.Errorf("%s: %w", modelPath, err)
 			}
+			qm.Dropout = dropout
 			fp, err := checkpoint.StateDictSize(lm.params)
 			if err != nil {
 				return err

@@ -29,14 +29,17 @@ type File struct {
 	Params *model.Params // float32 parameters; nil for a quantized file
 	Vocab  []string      // the file's own vocabulary, if it has one
 	Scheme string        // "fp32", or the quantization scheme
+	// RecordsDropout is true when the file records the dropout that
+	// print(model) shows (lstmq's .safetensors); a .pth does not.
+	RecordsDropout bool
 }
 
 // Read reads the model at path, telling the formats apart by their first
 // bytes. A quantized .pth runs PyTorch's own int8 weights and scales, with
 // activations as FBGEMM and oneDNN quantize them (reduce_range: codes
-// [0, 127]). dropout is the p that print(model) shows for a .pth, whose
-// file does not record it.
-func Read(path string, dropout float64) (*File, error) {
+// [0, 127]). A .pth does not record the model's dropout: its Model.Dropout
+// is checkpoint.DefaultDropout, the tutorial's, and RecordsDropout is false.
+func Read(path string) (*File, error) {
 	st, err := isSafetensors(path)
 	if err != nil {
 		return nil, err
@@ -53,14 +56,14 @@ func Read(path string, dropout float64) (*File, error) {
 		// for a .pth, whose reader leaves little garbage: a collection
 		// here would only raise the next heap goal.
 		debug.FreeOSMemory()
-		return &File{Path: path, Model: m, Vocab: vocab, Scheme: meta["scheme"]}, nil
+		return &File{Path: path, Model: m, Vocab: vocab, Scheme: meta["scheme"], RecordsDropout: true}, nil
 	}
 	sd, err := pth.Load(path)
 	if err != nil {
 		return nil, err
 	}
 	if sd.Quantized() {
-		m, scheme, err := quant.FromStateDict(sd, dropout, 127)
+		m, scheme, err := quant.FromStateDict(sd, 127)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -70,7 +73,7 @@ func Read(path string, dropout float64) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &File{Path: path, Model: model.New(*p, dropout), Params: p, Scheme: "fp32"}, nil
+	return &File{Path: path, Model: model.New(*p, checkpoint.DefaultDropout), Params: p, Scheme: "fp32"}, nil
 }
 
 // isSafetensors reports whether path starts as a safetensors file does: an
@@ -92,7 +95,7 @@ func (f *File) Quantize(s quant.Scheme) (*model.Model, error) {
 	if f.Params == nil {
 		return nil, fmt.Errorf("%s: already quantized (%s); give the float32 .pth to quantize it again", f.Path, f.Scheme)
 	}
-	m, err := quant.Quantize(f.Params, f.Model.Dropout, s)
+	m, err := quant.Quantize(f.Params, s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}

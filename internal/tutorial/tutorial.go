@@ -142,7 +142,7 @@ func Run(ctx context.Context, opt Options, w io.Writer) (*Summary, error) {
 		dropout = tc.Dropout
 	} else {
 		var m *model.Model
-		if m, p, err = checkpoint.LoadPth(opt.Model, dropout); err != nil {
+		if m, p, err = checkpoint.LoadPth(opt.Model); err != nil {
 			return nil, err
 		}
 		if m.Tokens() != c.Dict.Len() {
@@ -178,10 +178,11 @@ func Run(ctx context.Context, opt Options, w io.Writer) (*Summary, error) {
 	fmt.Fprintln(w, text.String())
 
 	// 5. Quantization.
-	qm, err := quant.Quantize(p, dropout, scheme)
+	qm, err := quant.Quantize(p, scheme)
 	if err != nil {
 		return nil, err
 	}
+	qm.Dropout = dropout
 	fmt.Fprintln(w, qm)
 
 	// 6. Sizes.
