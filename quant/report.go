@@ -181,9 +181,9 @@ type mixed struct {
 	in, hid int
 }
 
-func (s *mixed) Input() int     { return s.in }
-func (s *mixed) Hidden() int    { return s.hid }
-func (s *mixed) Layers() int    { return len(s.gates) }
+func (s *mixed) Input() int          { return s.in }
+func (s *mixed) Hidden() int         { return s.hid }
+func (s *mixed) Layers() int         { return len(s.gates) }
 func (s *mixed) Repr(float64) string { return fmt.Sprintf("mixed(%d layers)", len(s.gates)) }
 
 func (s *mixed) Forward(w *model.Work, out, x []float32, t, b int, st *model.State) {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lstmq/lstmq/internal/bench"
 	"github.com/lstmq/lstmq/internal/atomicfile"
+	"github.com/lstmq/lstmq/internal/bench"
 )
 
 func newBenchCmd() *cobra.Command {

@@ -11,16 +11,16 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/lstmq/lstmq/internal/chart"
 	"github.com/lstmq/lstmq/checkpoint"
 	"github.com/lstmq/lstmq/corpus"
 	"github.com/lstmq/lstmq/eval"
 	"github.com/lstmq/lstmq/generate"
 	"github.com/lstmq/lstmq/internal/atomicfile"
+	"github.com/lstmq/lstmq/internal/chart"
 	"github.com/lstmq/lstmq/internal/parallel"
+	"github.com/lstmq/lstmq/internal/synth"
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/quant"
-	"github.com/lstmq/lstmq/internal/synth"
 	"github.com/lstmq/lstmq/train"
 )
 
