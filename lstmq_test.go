@@ -394,3 +394,26 @@ func openNet(path string) (*model.Model, error) {
 	}
 	return lstmq.Net(m), nil
 }
+
+// TestNextBatch checks that NextBatch gives, for each context, what a
+// fresh session's Feed and Next give (fp32: the same rows, within 1e-6).
+func TestNextBatch(t *testing.T) {
+	m := open(t, "fp32", lstmq.WithBatchSize(4))
+	contexts := []string{"", "the", "plol the risdiren", "mes naith .", "the , the", "a b c d e f g"}
+	got, err := m.NewSession().NextBatch(context.Background(), contexts, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range contexts {
+		s := m.NewSession()
+		if err := s.Feed(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		want := s.Next(3)
+		for j := range want {
+			if got[i][j].ID != want[j].ID || math.Abs(got[i][j].Prob-want[j].Prob) > 1e-6 {
+				t.Errorf("context %q #%d: %+v, want %+v", c, j, got[i][j], want[j])
+			}
+		}
+	}
+}

@@ -106,11 +106,7 @@ func (s *Session) Score(ctx context.Context, sentences []string) ([]SentenceScor
 		}
 		r.Tokens[len(toks)] = TokenScore{Word: m.vocab.words[m.vocab.eos], ID: m.vocab.eos}
 	}
-	order := make([]int, len(sentences))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(ids[a]), len(ids[b])) })
+	order := byLength(ids)
 	for lo := 0; lo < len(order); lo += m.cfg.batch {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -131,21 +127,7 @@ func (s *Session) Score(ctx context.Context, sentences []string) ([]SentenceScor
 func (s *Session) scoreBatch(ctx context.Context, batch []int, ids [][]int32, res []SentenceScore) error {
 	m := s.m
 	b := len(batch)
-	t := 0
-	for _, i := range batch {
-		t = max(t, len(ids[i])+1)
-	}
-	eos := m.vocab.eos
-	in := make([]int32, t*b)
-	for j, i := range batch {
-		for step := range t {
-			id := eos
-			if step > 0 && step <= len(ids[i]) {
-				id = ids[i][step-1]
-			}
-			in[step*b+j] = id
-		}
-	}
+	in, t := s.padded(batch, ids)
 	w := s.work
 	mk := w.Mark()
 	defer w.Release(mk)
@@ -243,18 +225,25 @@ func (s *Session) Next(k int) []Candidate {
 	if s.m.vocab == nil || k <= 0 {
 		return nil
 	}
-	logits := s.next()
-	k = min(k, len(logits))
-	lse := float64(f32.LogSumExp(logits))
-	// A min-heap of the k best seen so far would do; k is small and a
-	// partial selection sort over k passes is simpler to read: keep the
-	// best k in a slice sorted in descending order.
+	return s.m.topK(s.next(), k)
+}
+
+// topK returns the k most likely words of logits, most likely first (ties
+// by id), with their softmax probabilities.
+func (m *Model) topK(logits []float32, k int) []Candidate {
+	k = min(max(k, 0), len(logits))
+	if k == 0 {
+		return nil
+	}
+	// Keep the best k logits seen so far in a slice sorted best first
+	// (Prob holds the logit until the end): k is small, and a word enters
+	// only if it beats the k-th.
 	best := make([]Candidate, 0, k+1)
 	for id, l := range logits {
-		if len(best) == k && float64(l) <= math.Log(best[k-1].Prob)+lse {
+		if len(best) == k && float64(l) <= best[k-1].Prob {
 			continue
 		}
-		c := Candidate{ID: int32(id), Prob: math.Exp(float64(l) - lse)}
+		c := Candidate{ID: int32(id), Prob: float64(l)}
 		at, _ := slices.BinarySearchFunc(best, c, func(a, b Candidate) int {
 			if a.Prob != b.Prob {
 				return cmp.Compare(b.Prob, a.Prob)
@@ -266,10 +255,105 @@ func (s *Session) Next(k int) []Candidate {
 			best = best[:k]
 		}
 	}
+	lse := float64(f32.LogSumExp(logits))
 	for i := range best {
-		best[i].Word = s.m.vocab.words[best[i].ID]
+		best[i].Word = m.vocab.words[best[i].ID]
+		best[i].Prob = math.Exp(best[i].Prob - lse)
 	}
 	return best
+}
+
+// NextBatch returns, for each context, the k most likely words after it,
+// as a fresh session that read the context would give them: each context
+// is read from the zero state after <eos>. The contexts run side by side
+// in batches of the model's batch size, padded, as Score runs its
+// sentences; the session's own state is not touched. In int8 the
+// activations' scale is chosen per batch, so the probabilities may differ
+// slightly from Feed and Next, one context at a time.
+func (s *Session) NextBatch(ctx context.Context, contexts []string, k int) ([][]Candidate, error) {
+	m := s.m
+	if err := m.needVocab(); err != nil {
+		return nil, err
+	}
+	ids := make([][]int32, len(contexts))
+	for i, text := range contexts {
+		toks, err := m.Tokenize(text)
+		if err != nil {
+			return nil, fmt.Errorf("context %d: %w", i, err)
+		}
+		for _, t := range toks {
+			ids[i] = append(ids[i], t.ID)
+		}
+	}
+	out := make([][]Candidate, len(contexts))
+	order := byLength(ids)
+	for lo := 0; lo < len(order); lo += m.cfg.batch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		batch := order[lo:min(lo+m.cfg.batch, len(order))]
+		if err := s.nextBatch(batch, ids, k, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// nextBatch runs the contexts batch side by side and keeps the top k after
+// each one's last word.
+func (s *Session) nextBatch(batch []int, ids [][]int32, k int, out [][]Candidate) error {
+	m := s.m
+	b := len(batch)
+	in, t := s.padded(batch, ids)
+	w := s.work
+	mk := w.Mark()
+	defer w.Release(mk)
+	h := m.net.RNN.Hidden()
+	hid := w.Float32s(t * b * h)
+	m.net.Hidden(w, hid, in, t, b, m.net.NewState(b))
+	last := w.Float32s(b * h) // each context's last hidden state
+	for j, i := range batch {
+		step := len(ids[i])
+		copy(last[j*h:(j+1)*h], hid[(step*b+j)*h:(step*b+j+1)*h])
+	}
+	v := m.net.Tokens()
+	logits := w.Float32s(b * v)
+	m.net.Decoder.Forward(w, logits, last, b)
+	for j, i := range batch {
+		out[i] = m.topK(logits[j*v:(j+1)*v], k)
+	}
+	return nil
+}
+
+// byLength returns the indices of ids sorted by length (stable).
+func byLength(ids [][]int32) []int {
+	order := make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(ids[a]), len(ids[b])) })
+	return order
+}
+
+// padded lays out the sentences batch (indices into ids) time-major, each
+// as <eos> w1 … wn, padded with <eos> to the longest: t×len(batch) ids.
+func (s *Session) padded(batch []int, ids [][]int32) (in []int32, t int) {
+	b := len(batch)
+	for _, i := range batch {
+		t = max(t, len(ids[i])+1)
+	}
+	eos := s.m.vocab.eos
+	in = make([]int32, t*b)
+	for j, i := range batch {
+		for step := range t {
+			id := eos
+			if step > 0 && step <= len(ids[i]) {
+				id = ids[i][step-1]
+			}
+			in[step*b+j] = id
+		}
+	}
+	return in, t
 }
 
 // GenerateOptions controls Generate.

@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -94,8 +92,7 @@ lstmq itself needs neither. --anchors "" times lstmq alone.`,
 		defer os.RemoveAll(dir)
 		cfg.WorkDir = dir
 		cfg.Log = c.ErrOrStderr()
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
+		ctx := c.Context()
 		res, err := bench.Compare(ctx, cfg)
 		if err != nil {
 			return err

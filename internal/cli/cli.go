@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,9 +24,16 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 
 // Main runs lstmq with args and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	return MainContext(context.Background(), args, stdout, stderr)
+}
+
+// MainContext is Main under ctx: commands that take long stop soon after
+// ctx is cancelled (cmd/lstmq cancels it on SIGINT and SIGTERM), and
+// train keeps its best model.
+func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root, finish := newRoot(stdout, stderr)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if ferr := finish(); err == nil {
 		err = ferr
 	}

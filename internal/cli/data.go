@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"os/signal"
 
 	"github.com/spf13/cobra"
 
@@ -29,8 +26,7 @@ present and correct are kept.`,
 	}
 	c.Flags().StringVar(&url, "url", download.DefaultBaseURL, "base URL of a mirror holding the three files")
 	c.RunE = func(c *cobra.Command, args []string) error {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
+		ctx := c.Context()
 		dir := args[1]
 		err := download.WikiText2(ctx, dir, download.Options{BaseURL: url, Progress: download.ProgressTo(c.ErrOrStderr())})
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -91,14 +90,9 @@ current batch and keeps the best model saved so far.`,
 			}
 			cfg.Init = p
 		}
-		ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt)
-		defer stop()
-		go func() {
-			// After the first Ctrl-C a second one kills the process.
-			<-ctx.Done()
-			stop()
-		}()
-		_, _, err = train.Train(ctx, cp, cfg, c.OutOrStdout())
+		// Ctrl-C cancels c's context (cmd/lstmq): train stops and keeps
+		// its best model.
+		_, _, err = train.Train(c.Context(), cp, cfg, c.OutOrStdout())
 		if errors.Is(err, train.ErrSmallCorpus) {
 			err = fmt.Errorf("%s: %w", data, err)
 		}

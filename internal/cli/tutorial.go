@@ -1,10 +1,6 @@
 package cli
 
 import (
-	"context"
-	"os"
-	"os/signal"
-
 	"github.com/spf13/cobra"
 
 	"github.com/lstmq/lstmq/internal/tutorial"
@@ -44,8 +40,7 @@ DIR) and a PyTorch checkpoint of the tutorial's model it reproduces the tutorial
 		if _, err := parseScheme(opt.Scheme, "fp32"); err != nil {
 			return err
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
+		ctx := c.Context()
 		_, err := tutorial.Run(ctx, opt, c.OutOrStdout())
 		return err
 	}
