@@ -138,6 +138,9 @@ func (m *Model) Quantize(scheme string) (*Model, error) {
 		return nil, err
 	}
 	q := *m
+	// The quantized model keeps no reference to the float32 parameters,
+	// so that they are freed with m.
+	q.file = &modelfile.File{Path: m.file.Path, Model: net, Vocab: m.file.Vocab, Scheme: s.String()}
 	q.net, q.scheme = net, s.String()
 	return &q, nil
 }

@@ -120,10 +120,9 @@ func (s *Session) Score(ctx context.Context, sentences []string) ([]SentenceScor
 }
 
 // scoreBatch scores the sentences batch (indices into ids and res) side
-// by side: the inputs, time-major, are <eos> w1 … wn padded with <eos>,
-// and the log-probabilities past each sentence's end are dropped. The
-// padding comes after a sentence's last input, so it changes nothing
-// before it (the model reads left to right).
+// by side: the inputs, time-major, are <eos> w1 … wn padded with <eos>.
+// The padding comes after a sentence's last input, so it changes nothing
+// before it (the model reads left to right), and the decoder skips it.
 func (s *Session) scoreBatch(ctx context.Context, batch []int, ids [][]int32, res []SentenceScore) error {
 	m := s.m
 	b := len(batch)
@@ -131,20 +130,30 @@ func (s *Session) scoreBatch(ctx context.Context, batch []int, ids [][]int32, re
 	w := s.work
 	mk := w.Mark()
 	defer w.Release(mk)
-	hid := w.Float32s(t * b * m.net.RNN.Hidden())
+	h := m.net.RNN.Hidden()
+	hid := w.Float32s(t * b * h)
 	m.net.Hidden(w, hid, in, t, b, m.net.NewState(b))
+	// The decoder runs on the rows that have a target only, not on the
+	// padding: row r of rows is (step, j) of the batch.
+	rows := make([][2]int, 0, t*b)
+	dense := w.Float32s(t * b * h)
+	for step := range t {
+		for j, i := range batch {
+			if step <= len(ids[i]) {
+				src := (step*b + j) * h
+				copy(dense[len(rows)*h:(len(rows)+1)*h], hid[src:src+h])
+				rows = append(rows, [2]int{step, j})
+			}
+		}
+	}
 	v := m.net.Tokens()
-	rows := max(1, scoreBlock/b) * b
-	return m.net.Decoder.ForwardBlocks(w, hid, t*b, rows, func(out []float32, r0, r1 int) error {
+	block := max(1, scoreBlock/b) * b
+	return m.net.Decoder.ForwardBlocks(w, dense, len(rows), block, func(out []float32, r0, r1 int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		for r := r0; r < r1; r++ {
-			step, j := r/b, r%b
-			i := batch[j]
-			if step > len(ids[i]) {
-				continue
-			}
+			step, i := rows[r][0], batch[rows[r][1]]
 			row := out[(r-r0)*v : (r-r0+1)*v]
 			tok := &res[i].Tokens[step]
 			lp := float64(row[tok.ID]) - float64(f32.LogSumExp(row))
@@ -157,7 +166,7 @@ func (s *Session) scoreBatch(ctx context.Context, batch []int, ids [][]int32, re
 
 // Feed advances the state through the words of text (split as Score
 // splits them), as one chunk. At the start of a line it reads <eos>
-// first. An empty text changes nothing.
+// first, so an empty text then reads just <eos>.
 func (s *Session) Feed(ctx context.Context, text string) error {
 	toks, err := s.m.Tokenize(text)
 	if err != nil {
