@@ -1,6 +1,8 @@
 // Package cpu reads the processor's SIMD features once and decides which
-// kernel family lstmq runs. LSTMQ_CPU=generic|avx2|avx512|vnni caps the
-// choice (for tests and benchmarks); it can only lower what the CPU offers.
+// kernels lstmq runs. Each kernel package registers its implementations (a
+// Family, as Go's crypto packages register theirs); LSTMQ_CPU=
+// generic|avx2|avxvnni|avx512|vnni caps every family at that level (for
+// tests and benchmarks): it can only lower what the CPU offers.
 package cpu
 
 import (
@@ -20,13 +22,16 @@ const (
 	Generic Level = iota
 	// AVX2 needs AVX2 and FMA (VFMADD231PS, VPMADDUBSW, VPMADDWD).
 	AVX2
+	// AVXVNNI is AVX2 plus the 256-bit VEX VPDPBUSD (AVX-VNNI). Not every
+	// AVX-512 CPU has it: as a cap it sits between AVX2 and AVX512.
+	AVXVNNI
 	// AVX512 needs AVX-512 F, BW, DQ and VL.
 	AVX512
 	// VNNI needs AVX512 plus AVX512-VNNI (VPDPBUSD on 512 bits).
 	VNNI
 )
 
-var names = [...]string{"generic", "avx2", "avx512", "vnni"}
+var names = [...]string{"generic", "avx2", "avxvnni", "avx512", "vnni"}
 
 func (l Level) String() string {
 	if l < 0 || int(l) >= len(names) {
@@ -42,19 +47,23 @@ func ParseLevel(s string) (Level, error) {
 			return Level(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown CPU level %q (want generic, avx2, avx512 or vnni)", s)
+	return 0, fmt.Errorf("unknown CPU level %q (want generic, avx2, avxvnni, avx512 or vnni)", s)
 }
 
-// Supported is the highest level this processor runs.
+// Supported is the highest of Generic, AVX2, AVX512 and VNNI this
+// processor runs (AVX-VNNI is reported by Has).
 var Supported = detect()
 
-// AVXVNNI reports the 256-bit VEX-encoded VPDPBUSD (AVX-VNNI), which some
-// int8 kernels use at the AVX2 level when present.
-var AVXVNNI = cpu.X86.HasAVXVNNI
+// Has reports whether this processor runs the kernels of level l.
+func Has(l Level) bool {
+	if l == AVXVNNI {
+		return Supported >= AVX2 && cpu.X86.HasAVXVNNI
+	}
+	return l <= Supported
+}
 
-// Active is the level the kernels use: Supported, lowered by LSTMQ_CPU.
-// Kernel packages read it once at init.
-var Active = active()
+// Cap is the highest level LSTMQ_CPU allows (VNNI when it is unset).
+var Cap = readCap()
 
 func detect() Level {
 	x := cpu.X86
@@ -69,15 +78,15 @@ func detect() Level {
 	return Generic
 }
 
-func active() Level {
+func readCap() Level {
 	s := os.Getenv("LSTMQ_CPU")
 	if s == "" {
-		return Supported
+		return VNNI
 	}
 	l, err := ParseLevel(s)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "lstmq: LSTMQ_CPU: %v; using %v\n", err, Supported)
-		return Supported
+		fmt.Fprintf(os.Stderr, "lstmq: LSTMQ_CPU: %v; not capping the kernels\n", err)
+		return VNNI
 	}
-	return min(l, Supported)
+	return l
 }

@@ -11,20 +11,8 @@ import (
 // maxMR is the most rows of x a micro-kernel handles.
 const maxMR = 6
 
-// levels lists the kernel families this build can run on this CPU, lowest first.
-func levels() []cpu.Level {
-	ls := []cpu.Level{cpu.Generic}
-	for _, l := range []cpu.Level{cpu.AVX2, cpu.AVX512} {
-		if l <= cpu.Supported {
-			ls = append(ls, l)
-		}
-	}
-	return ls
-}
-
-// bestLevel is the family the kernels use: cpu.Active, with vnni running the
-// AVX-512 float kernels.
-func bestLevel() cpu.Level { return min(cpu.Active, cpu.AVX512) }
+// impls are the SIMD implementations, best first (cpu.Register).
+var impls = []cpu.Impl{{Name: "avx512", Level: cpu.AVX512}, {Name: "avx2", Level: cpu.AVX2}}
 
 // tileWidths lists the panel counts of the tiles used for m rows, widest first.
 func tileWidths(lv cpu.Level, m int) []int {

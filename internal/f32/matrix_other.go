@@ -4,9 +4,8 @@ package f32
 
 import "github.com/lstmq/lstmq/internal/cpu"
 
-func levels() []cpu.Level { return []cpu.Level{cpu.Generic} }
-
-func bestLevel() cpu.Level { return cpu.Generic }
+// impls is empty: this build has only the reference.
+var impls []cpu.Impl
 
 func mulPacked(lv cpu.Level, dst []float32, ldd int, x []float32, m int, wp []float32, k, lo, hi int, bias []float32, mode int) {
 	panic("f32: no SIMD kernels in this build")

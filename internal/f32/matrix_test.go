@@ -7,19 +7,23 @@ import (
 	"testing"
 
 	"github.com/lstmq/lstmq/internal/cpu"
+	"github.com/lstmq/lstmq/internal/cpu/cputest"
 	"github.com/lstmq/lstmq/internal/parallel"
 )
 
 // forEachLevel runs f once per kernel family this machine and build support,
 // with impl forced to it.
 func forEachLevel(t *testing.T, f func(t *testing.T, lv cpu.Level)) {
-	for _, lv := range levels() {
-		t.Run(lv.String(), func(t *testing.T) {
-			defer func(old cpu.Level) { impl = old }(impl)
-			impl = lv
-			f(t, lv)
-		})
+	cputest.Each(t, Kernels, func(t *testing.T) { f(t, impl) })
+}
+
+// levels lists the kernel levels this CPU runs, the reference first.
+func levels() []cpu.Level {
+	var ls []cpu.Level
+	for _, name := range Kernels.Available() {
+		ls = append(ls, levelOf(name))
 	}
+	return ls
 }
 
 const guard = 16
@@ -274,6 +278,6 @@ func BenchmarkMul(b *testing.B) {
 			}
 		}
 	}
-	impl = bestLevel()
+	impl = levelOf(Kernels.Active())
 	b.Logf("PeakGFLOPS (%v) = %.1f", impl, PeakGFLOPS())
 }

@@ -1,6 +1,9 @@
 package q8
 
-import "github.com/lstmq/lstmq/internal/parallel"
+import (
+	"github.com/lstmq/lstmq/internal/cpu"
+	"github.com/lstmq/lstmq/internal/parallel"
+)
 
 // tileMax is the widest column tile of any kernel and the unit n is padded
 // to in the packed layout; rowsMax is the most rows any kernel takes per call.
@@ -25,12 +28,23 @@ type kernel struct {
 var generic = &kernel{name: "generic", maxU8: 255}
 
 // impl is the GEMM kernel in use; vecQuant selects the vectorized
-// QuantizeU8 and MinMax. Both are set once at init (q8_amd64.go) and swapped
-// only by tests.
+// QuantizeU8 and MinMax. Kernels sets both; tests swap them.
 var (
 	impl     = generic
 	vecQuant = false
 )
+
+// Kernels is the package's family of implementations: "vnni" (512-bit
+// VPDPBUSD), "avxvnni" (256-bit VEX VPDPBUSD), "avx2" (VPMADDUBSW, exact
+// for activations up to 127) and the reference, "generic". LSTMQ_CPU caps
+// the choice; tests select each one.
+var Kernels = cpu.Register("q8", func(name string) {
+	impl = generic
+	if k, ok := byName[name]; ok {
+		impl = k
+	}
+	vecQuant = impl != generic
+}, impls...)
 
 // Packed is an n×k int8 weight matrix W (n outputs, k inputs, row-major like
 // PyTorch's weight) prepacked once in the layout the kernels read, with

@@ -135,39 +135,11 @@ func (k *kernel) peak(n int) {
 	}
 }
 
-func init() {
-	impl = pick(cpu.Active)
-	vecQuant = cpu.Active >= cpu.AVX2
-}
+// impls are the assembly kernels, best first (cpu.Register). AVX-512
+// without VNNI has no faster int8 product than VPMADDUBSW, so a CPU with
+// AVX-512 but not its VNNI runs avxvnni or avx2.
+var impls = []cpu.Impl{{Name: "vnni", Level: cpu.VNNI}, {Name: "avxvnni", Level: cpu.AVXVNNI}, {Name: "avx2", Level: cpu.AVX2}}
 
-// pick returns the fastest kernel for level l. At the AVX2 and AVX512
-// levels the 256-bit AVX-VNNI kernel runs if the CPU has it (AVX512 without
-// VNNI has no faster int8 product than VPMADDUBSW).
-func pick(l cpu.Level) *kernel {
-	switch {
-	case l >= cpu.VNNI:
-		return kernVNNI
-	case l >= cpu.AVX2 && cpu.AVXVNNI:
-		return kernAVXVNNI
-	case l >= cpu.AVX2:
-		return kernAVX2
-	}
-	return generic
-}
+var byName = map[string]*kernel{"vnni": kernVNNI, "avxvnni": kernAVXVNNI, "avx2": kernAVX2}
 
-// kernels lists every kernel this machine runs, the reference first.
-func kernels() []*kernel {
-	ks := []*kernel{generic}
-	if cpu.Supported >= cpu.AVX2 {
-		ks = append(ks, kernAVX2)
-		if cpu.AVXVNNI {
-			ks = append(ks, kernAVXVNNI)
-		}
-	}
-	if cpu.Supported >= cpu.VNNI {
-		ks = append(ks, kernVNNI)
-	}
-	return ks
-}
-
-func hasVecQuant() bool { return cpu.Supported >= cpu.AVX2 }
+func hasVecQuant() bool { return cpu.Has(cpu.AVX2) }

@@ -2,9 +2,13 @@
 
 package q8
 
+import "github.com/lstmq/lstmq/internal/cpu"
+
 // Without assembly only the pure-Go reference exists.
 
-func kernels() []*kernel { return []*kernel{generic} }
+var impls []cpu.Impl
+
+var byName = map[string]*kernel{}
 
 func hasVecQuant() bool { return false }
 

@@ -12,10 +12,22 @@ import (
 )
 
 // use makes k the active kernel for the rest of the test.
+// use selects kernel k for the rest of the test.
 func use(t testing.TB, k *kernel) {
-	old := impl
-	impl = k
-	t.Cleanup(func() { impl = old })
+	old := Kernels.Active()
+	if err := Kernels.Select(k.name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Kernels.Select(old) })
+}
+
+// kernels lists the kernels this CPU runs, the reference first.
+func kernels() []*kernel {
+	ks := []*kernel{generic}
+	for _, name := range Kernels.Available()[1:] {
+		ks = append(ks, byName[name])
+	}
+	return ks
 }
 
 // refMul is the test's own product: Σ_p a[i,p]·W[j,p] in int64.
