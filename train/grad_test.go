@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/model"
 )
 
@@ -153,8 +154,7 @@ func TestGradients(t *testing.T) {
 	for _, kernels := range []bool{true, false} {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s/kernels=%v", tc.name, kernels), func(t *testing.T) {
-				defer func(v bool) { useKernels = v }(useKernels)
-				useKernels = kernels
+				withSIMD(t, kernels)
 				checkGradients(t, tc)
 			})
 		}
@@ -243,4 +243,18 @@ func checkGradients(t *testing.T, tc gradCase) {
 		}
 	}
 	t.Logf("loss %.6f, worst relative gradient error %.2g", loss, worst)
+}
+
+// withSIMD runs the rest of the test on the best SIMD kernels of
+// internal/f32 this CPU has, or on its pure-Go reference.
+func withSIMD(t testing.TB, on bool) {
+	old := f32.Kernels.Active()
+	name := "generic"
+	if av := f32.Kernels.Available(); on {
+		name = av[len(av)-1]
+	}
+	if err := f32.Kernels.Select(name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f32.Kernels.Select(old) })
 }

@@ -33,7 +33,8 @@ type net struct {
 	dG                  []float32 // N×4nhid
 	dh, dc              []float32 // B×nhid
 	bias                []float32 // 4nhid: b_ih + b_hh
-	s                   scratch
+	s                   f32.GEMM
+	whhT                []float32 // W_hhᵀ of the layer being differentiated
 }
 
 // layerAct holds what the forward pass of one LSTM layer keeps for the
@@ -107,7 +108,7 @@ func (n *net) forward(ids, y []int32, t, b int, st *model.State, train bool) flo
 		n.drawMasks(N)
 	}
 
-	n.emb = grow(n.emb, N*E)
+	n.emb = f32.Grow(n.emb, N*E)
 	for r, id := range n.ids {
 		copy(n.emb[r*E:(r+1)*E], n.p.Encoder[int(id)*E:(int(id)+1)*E])
 	}
@@ -117,7 +118,7 @@ func (n *net) forward(ids, y []int32, t, b int, st *model.State, train bool) flo
 		x = n.x0
 	}
 
-	n.bias = grow(n.bias, 4*H)
+	n.bias = f32.Grow(n.bias, 4*H)
 	for k := range n.lay {
 		la := &n.lay[k]
 		lp := &n.p.Layers[k]
@@ -126,20 +127,20 @@ func (n *net) forward(ids, y []int32, t, b int, st *model.State, train bool) flo
 			in = H
 		}
 		la.in = x
-		la.hs = grow(la.hs, (t+1)*b*H)
-		la.cs = grow(la.cs, (t+1)*b*H)
-		la.gates = grow(la.gates, N*4*H)
+		la.hs = f32.Grow(la.hs, (t+1)*b*H)
+		la.cs = f32.Grow(la.cs, (t+1)*b*H)
+		la.gates = f32.Grow(la.gates, N*4*H)
 		copy(la.hs[:b*H], st.H[k*b*H:(k+1)*b*H])
 		copy(la.cs[:b*H], st.C[k*b*H:(k+1)*b*H])
 		for j := range n.bias {
 			n.bias[j] = lp.Bih[j] + lp.Bhh[j]
 		}
-		f32.NewMatrix(lp.Wih, 4*H, in).Mul(n.s.pool, la.gates, x, N, n.bias)
+		f32.NewMatrix(lp.Wih, 4*H, in).Mul(n.s.Pool, la.gates, x, N, n.bias)
 		whh := f32.NewMatrix(lp.Whh, 4*H, H)
 		for s := range t {
 			g := la.gates[s*b*4*H : (s+1)*b*4*H]
-			whh.MulAdd(n.s.pool, g, la.hs[s*b*H:(s+1)*b*H], b)
-			lstmPointwise(g, la.cs[s*b*H:(s+1)*b*H], la.cs[(s+1)*b*H:(s+2)*b*H], la.hs[(s+1)*b*H:(s+2)*b*H], b, H)
+			whh.MulAdd(n.s.Pool, g, la.hs[s*b*H:(s+1)*b*H], b)
+			f32.LSTMCellKeep(g, la.cs[s*b*H:(s+1)*b*H], la.cs[(s+1)*b*H:(s+2)*b*H], la.hs[(s+1)*b*H:(s+2)*b*H], b, H)
 		}
 		copy(st.H[k*b*H:(k+1)*b*H], la.hs[t*b*H:])
 		copy(st.C[k*b*H:(k+1)*b*H], la.cs[t*b*H:])
@@ -155,8 +156,8 @@ func (n *net) forward(ids, y []int32, t, b int, st *model.State, train bool) flo
 	}
 	n.out = x
 
-	n.logits = grow(n.logits, N*n.nt)
-	f32.NewMatrix(n.p.DecoderW, n.nt, H).Mul(n.s.pool, n.logits, n.out, N, n.p.DecoderB)
+	n.logits = f32.Grow(n.logits, N*n.nt)
+	f32.NewMatrix(n.p.DecoderW, n.nt, H).Mul(n.s.Pool, n.logits, n.out, N, n.p.DecoderB)
 	return n.crossEntropy(y[:N])
 }
 
@@ -172,7 +173,7 @@ func (n *net) drawMasks(N int) {
 }
 
 func (n *net) fillMask(m []float32, size int) []float32 {
-	m = grow(m, size)
+	m = f32.Grow(m, size)
 	keep := float32(1 / (1 - n.dropout))
 	for i := range m {
 		if n.rng.Float64() < n.dropout {
@@ -186,38 +187,12 @@ func (n *net) fillMask(m []float32, size int) []float32 {
 
 // mulInto returns dst = x ⊙ m (elementwise), growing dst as needed.
 func mulInto(dst, x, m []float32) []float32 {
-	dst = grow(dst, len(m))
+	dst = f32.Grow(dst, len(m))
 	for i, v := range m {
 		dst[i] = x[i] * v
 	}
 	return dst
 }
-
-// lstmPointwise is one LSTM step's pointwise part for b rows: gates holds
-// the pre-activations [ĩ f̃ g̃ õ] (b×4h) and is overwritten with
-// i = σ(ĩ), f = σ(f̃), g = tanh(g̃), o = σ(õ); then
-//
-//	c = f⊙cPrev + i⊙g,  h = o⊙tanh(c).
-func lstmPointwise(gates, cPrev, c, h []float32, b, hid int) {
-	for r := range b {
-		g := gates[r*4*hid : (r+1)*4*hid]
-		cp := cPrev[r*hid : (r+1)*hid]
-		cr := c[r*hid : (r+1)*hid]
-		hr := h[r*hid : (r+1)*hid]
-		for j := range hid {
-			ig := sigmoid(g[j])
-			fg := sigmoid(g[hid+j])
-			gg := tanh(g[2*hid+j])
-			og := sigmoid(g[3*hid+j])
-			g[j], g[hid+j], g[2*hid+j], g[3*hid+j] = ig, fg, gg, og
-			cj := fg*cp[j] + ig*gg
-			cr[j] = cj
-			hr[j] = og * tanh(cj)
-		}
-	}
-}
-
-func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
 
 func tanh(x float32) float32 { return float32(math.Tanh(float64(x))) }
 
@@ -229,7 +204,7 @@ func (n *net) crossEntropy(y []int32) float64 {
 	N, V := len(y), n.nt
 	n.rowLoss = grow64(n.rowLoss, N)
 	inv := float32(1 / float64(N))
-	n.s.pool.For(N, 1, func(lo, hi int) {
+	n.s.Pool.For(N, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			z := n.logits[r*V : (r+1)*V]
 			n.rowLoss[r] = float64(f32.LogSumExp(z)) - float64(z[y[r]])
@@ -256,10 +231,10 @@ func (n *net) backward() {
 	g := n.g
 
 	// Decoder: y = x·Wᵀ + b.
-	columnSums(n.s.pool, g.DecoderB, dy, N, V)
-	n.s.mulTN(g.DecoderW, dy, n.out, N, V, H, false) // dW = dYᵀ·X (the encoder's gradient too, when tied)
-	n.dOut = grow(n.dOut, N*H)
-	n.s.mulNN(n.dOut, dy, n.p.DecoderW, N, V, H, false) // dX = dY·W
+	columnSums(n.s.Pool, g.DecoderB, dy, N, V)
+	n.s.MulTN(g.DecoderW, dy, n.out, N, V, H, false) // dW = dYᵀ·X (the encoder's gradient too, when tied)
+	n.dOut = f32.Grow(n.dOut, N*H)
+	n.s.MulNN(n.dOut, dy, n.p.DecoderW, N, V, H, false) // dX = dY·W
 	dh := n.dOut
 	if n.drop {
 		dh = mulInto(n.dOut, n.dOut, n.maskOut[:N*H])
@@ -270,10 +245,10 @@ func (n *net) backward() {
 		if k > 0 {
 			in = H
 		}
-		n.dIn = grow(n.dIn, N*in)
+		n.dIn = f32.Grow(n.dIn, N*in)
 		n.layerBackward(k, dh, n.dIn, in)
 		if k > 0 {
-			n.dH = grow(n.dH, N*H)
+			n.dH = f32.Grow(n.dH, N*H)
 			copy(n.dH, n.dIn[:N*H])
 			dh = n.dH
 			if n.drop {
@@ -291,7 +266,7 @@ func (n *net) backward() {
 		clear(g.Encoder)
 	}
 	for r, id := range n.ids {
-		axpy(g.Encoder[int(id)*E:(int(id)+1)*E], 1, demb[r*E:(r+1)*E])
+		f32.Axpy(g.Encoder[int(id)*E:(int(id)+1)*E], 1, demb[r*E:(r+1)*E])
 	}
 }
 
@@ -313,15 +288,15 @@ func (n *net) layerBackward(k int, dh, dIn []float32, in int) {
 	la := &n.lay[k]
 	lp := &n.p.Layers[k]
 	gp := &n.g.Layers[k]
-	n.dG = grow(n.dG, N*4*H)
-	n.dh = grow(n.dh, b*H)
-	n.dc = grow(n.dc, b*H)
+	n.dG = f32.Grow(n.dG, N*4*H)
+	n.dh = f32.Grow(n.dh, b*H)
+	n.dc = f32.Grow(n.dc, b*H)
 	clear(n.dh)
 	clear(n.dc)
 	var whhT *f32.Matrix
-	if useKernels {
-		n.s.bt = transpose(n.s.pool, n.s.bt, lp.Whh, 4*H, H)
-		whhT = f32.NewMatrix(n.s.bt, H, 4*H)
+	if f32.SIMD() {
+		n.whhT = f32.Transpose(n.s.Pool, n.whhT, lp.Whh, 4*H, H)
+		whhT = f32.NewMatrix(n.whhT, H, 4*H)
 	}
 	for s := t - 1; s >= 0; s-- {
 		gs := la.gates[s*b*4*H : (s+1)*b*4*H]
@@ -351,17 +326,17 @@ func (n *net) layerBackward(k int, dh, dIn []float32, in int) {
 			break
 		}
 		if whhT != nil {
-			whhT.Mul(n.s.pool, n.dh, dgs, b, nil)
+			whhT.Mul(n.s.Pool, n.dh, dgs, b, nil)
 		} else {
 			clear(n.dh)
-			mulNNRows(n.dh, dgs, lp.Whh, 4*H, H, 0, b)
+			f32.MulNNRows(n.dh, dgs, lp.Whh, 4*H, H, 0, b)
 		}
 	}
-	n.s.mulTN(gp.Wih, n.dG, la.in, N, 4*H, in, false)
-	n.s.mulTN(gp.Whh, n.dG, la.hs, N, 4*H, H, false)
-	columnSums(n.s.pool, gp.Bih, n.dG, N, 4*H)
+	n.s.MulTN(gp.Wih, n.dG, la.in, N, 4*H, in, false)
+	n.s.MulTN(gp.Whh, n.dG, la.hs, N, 4*H, H, false)
+	columnSums(n.s.Pool, gp.Bih, n.dG, N, 4*H)
 	copy(gp.Bhh, gp.Bih)
-	n.s.mulNN(dIn, n.dG, lp.Wih, N, 4*H, in, false)
+	n.s.MulNN(dIn, n.dG, lp.Wih, N, 4*H, in, false)
 }
 
 // columnSums sets dst[j] = Σ_r a[r*n+j] for a m×n, summing r in order.
@@ -370,7 +345,7 @@ func columnSums(pool *parallel.Pool, dst, a []float32, m, n int) {
 		d := dst[lo:hi]
 		clear(d)
 		for r := range m {
-			axpy(d, 1, a[r*n+lo:r*n+hi])
+			f32.Axpy(d, 1, a[r*n+lo:r*n+hi])
 		}
 	})
 }

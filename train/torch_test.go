@@ -2,11 +2,13 @@ package train
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/model"
 )
 
@@ -35,11 +37,10 @@ func TestStepMatchesPyTorch(t *testing.T) {
 	for _, name := range []string{"untied", "tied", "tied_clip"} {
 		t.Run(name, func(t *testing.T) {
 			for _, kernels := range []bool{true, false} {
-				func() {
-					defer func(v bool) { useKernels = v }(useKernels)
-					useKernels = kernels
+				t.Run(fmt.Sprintf("simd=%v", kernels), func(t *testing.T) {
+					withSIMD(t, kernels)
 					checkTorchCase(t, name)
-				}()
+				})
 			}
 		})
 	}
@@ -97,7 +98,7 @@ func checkTorchCase(t *testing.T, name string) {
 				}
 			}
 		}
-		t.Logf("kernels=%v step %d: loss %.7f (PyTorch %.7f), norm %.7f (PyTorch %.7f), worst weight difference %.2g",
-			useKernels, i+1, loss, s.Loss, norm, s.Norm, worst)
+		t.Logf("f32 %s, step %d: loss %.7f (PyTorch %.7f), norm %.7f (PyTorch %.7f), worst weight difference %.2g",
+			f32.Kernels.Active(), i+1, loss, s.Loss, norm, s.Norm, worst)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/lstmq/lstmq/checkpoint"
 	"github.com/lstmq/lstmq/corpus"
 	"github.com/lstmq/lstmq/eval"
+	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/internal/parallel"
 	"github.com/lstmq/lstmq/model"
 )
@@ -152,17 +153,17 @@ func (n *net) step(x, y []int32, t, b int, st *model.State, lr, clip float64) (l
 	loss = n.forward(x, y, t, b, st, true)
 	n.backward()
 	gs := tensors(n.g)
-	norm = globalNorm(n.s.pool, gs)
+	norm = globalNorm(n.s.Pool, gs)
 	if clip > 0 {
 		if coef := clip / (norm + 1e-6); coef < 1 {
-			scaleAll(n.s.pool, gs, float32(coef))
+			scaleAll(n.s.Pool, gs, float32(coef))
 		}
 	}
 	ps := tensors(n.p)
 	a := float32(-lr)
 	for i, p := range ps {
 		g := gs[i]
-		n.s.pool.For(len(p), 1<<14, func(lo, hi int) { axpy(p[lo:hi], a, g[lo:hi]) })
+		n.s.Pool.For(len(p), 1<<14, func(lo, hi int) { f32.Axpy(p[lo:hi], a, g[lo:hi]) })
 	}
 	return loss, norm
 }
@@ -243,11 +244,11 @@ func Train(ctx context.Context, c *corpus.Corpus, cfg Config, log io.Writer) (*m
 	}
 
 	n := newNet(p, cfg.Dropout, cfg.Seed)
-	n.s.pool = parallel.NewPool(cfg.Threads)
+	n.s.Pool = parallel.NewPool(cfg.Threads)
 	lr := cfg.LR
 	var best *model.Params
 	rule := strings.Repeat("-", 89)
-	evalWork := model.NewWork(n.s.pool)
+	evalWork := model.NewWork(n.s.Pool)
 	evaluate := func(q *model.Params, data *corpus.Batches) float64 {
 		ev := &eval.Evaluator{Model: model.New(*q, cfg.Dropout), BPTT: cfg.BPTT, Work: evalWork}
 		return ev.Run(data).Loss

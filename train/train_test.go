@@ -197,14 +197,13 @@ func TestTrainErrors(t *testing.T) {
 // TestDeterministic runs training steps with 1 and 3 threads, with the
 // kernel and the Go paths, and wants bit-identical weights.
 func TestDeterministic(t *testing.T) {
-	defer func(v bool) { useKernels = v }(useKernels)
 	const V, T, B = 700, 7, 5
 	run := func(threads int, kernels bool) *model.Params {
-		useKernels = kernels
+		withSIMD(t, kernels)
 		rng := rand.New(rand.NewPCG(3, 4))
 		p, _ := InitParams(Config{EmSize: 24, NHid: 40, NLayers: 2}, V, rng)
 		n := newNet(p, 0.3, 9)
-		n.s.pool = parallel.NewPool(threads)
+		n.s.Pool = parallel.NewPool(threads)
 		st := model.NewState(2, B, 40)
 		ids := make([]int32, T*B)
 		y := make([]int32, T*B)

@@ -26,6 +26,16 @@ func LSTMCell(gates, c, hOut []float32, b, h, hStride int) {
 	}
 }
 
+// LSTMCellKeep is LSTMCell for training, always on the reference (float64
+// exp): it reads the previous cell from cPrev and writes the new one to c
+// (b×h each), h' to hOut (b×h), and overwrites gates with the activations
+// [i f g o] that the backward pass needs.
+func LSTMCellKeep(gates, cPrev, c, hOut []float32, b, h int) {
+	for r := range b {
+		lstmCellRowGeneric(gates[r*4*h:r*4*h+4*h], cPrev[r*h:r*h+h], c[r*h:r*h+h], hOut[r*h:r*h+h], h, true)
+	}
+}
+
 // LogSumExp returns log Σ exp(x[i]), computed as max + log Σ exp(x[i] − max)
 // with the sum in float64.
 func LogSumExp(x []float32) float32 {

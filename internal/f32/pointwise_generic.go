@@ -4,18 +4,26 @@ import "math"
 
 func lstmCellGeneric(gates, c, hOut []float32, b, h, hStride int) {
 	for r := range b {
-		g := gates[r*4*h : r*4*h+4*h]
-		cr := c[r*h : r*h+h]
-		hr := hOut[r*hStride : r*hStride+h]
-		for j := range h {
-			ig := sigmoid(g[j])
-			fg := sigmoid(g[h+j])
-			gg := tanh(g[2*h+j])
-			og := sigmoid(g[3*h+j])
-			cj := fg*cr[j] + ig*gg
-			cr[j] = cj
-			hr[j] = og * tanh(cj)
+		lstmCellRowGeneric(gates[r*4*h:r*4*h+4*h], c[r*h:r*h+h], c[r*h:r*h+h], hOut[r*hStride:r*hStride+h], h, false)
+	}
+}
+
+// lstmCellRowGeneric is one row of the LSTM step, the reference every
+// variant follows: from the pre-activations g = [ĩ f̃ g̃ õ] and the previous
+// cell cPrev, it writes c = f⊙cPrev + i⊙g and h = o⊙tanh(c) (c may be
+// cPrev); with keep, g is overwritten with the activations [i f g o].
+func lstmCellRowGeneric(g, cPrev, c, hOut []float32, h int, keep bool) {
+	for j := range h {
+		ig := sigmoid(g[j])
+		fg := sigmoid(g[h+j])
+		gg := tanh(g[2*h+j])
+		og := sigmoid(g[3*h+j])
+		if keep {
+			g[j], g[h+j], g[2*h+j], g[3*h+j] = ig, fg, gg, og
 		}
+		cj := fg*cPrev[j] + ig*gg
+		c[j] = cj
+		hOut[j] = og * tanh(cj)
 	}
 }
 

@@ -1,4 +1,4 @@
-package train
+package f32
 
 import (
 	"fmt"
@@ -6,15 +6,16 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/lstmq/lstmq/internal/cpu"
 	"github.com/lstmq/lstmq/internal/parallel"
 )
 
-// TestGemm compares mulNN and mulTN, on both paths and with 1 and 3
+// TestGemm compares MulNN and MulTN, on both paths and with 1 and 3
 // threads, with float64 reference loops over sizes around the block edges
 // (rowBlock 4, redBlock 128, the kernels' 16-column panels), with guard
 // bands after dst to catch writes past the end.
 func TestGemm(t *testing.T) {
-	defer func(v bool) { useKernels = v }(useKernels)
+	defer func(v cpu.Level) { impl = v }(impl)
 	rng := rand.New(rand.NewPCG(1, 2))
 	rnd := func(n int) []float32 {
 		s := make([]float32, n)
@@ -25,11 +26,11 @@ func TestGemm(t *testing.T) {
 	}
 	const guard = 16
 	sizes := [][3]int{{0, 3, 4}, {1, 1, 1}, {3, 5, 7}, {4, 128, 16}, {5, 129, 17}, {9, 127, 33}, {13, 257, 3}, {2, 300, 200}, {7, 40, 0}}
-	var s scratch
+	var s GEMM
 	for _, kernels := range []bool{true, false} {
 		for _, threads := range []int{1, 3} {
-			useKernels = kernels
-			s.pool = parallel.NewPool(threads)
+			setSIMD(kernels)
+			s.Pool = parallel.NewPool(threads)
 			for _, sz := range sizes {
 				m, n, k := sz[0], sz[1], sz[2]
 				for _, acc := range []bool{false, true} {
@@ -51,7 +52,7 @@ func TestGemm(t *testing.T) {
 						}
 					}
 					g := append([]float32(nil), dst[m*k:]...)
-					s.mulNN(dst[:m*k+guard], a, b, m, n, k, acc)
+					s.MulNN(dst[:m*k+guard], a, b, m, n, k, acc)
 					check(t, "mulNN/"+name, dst, want, g, n)
 					// mulTN: dst (n×k) (+)= aᵀ·b, a m×n, b m×k.
 					b = rnd(m * k)
@@ -70,7 +71,7 @@ func TestGemm(t *testing.T) {
 						}
 					}
 					g = append([]float32(nil), dst[n*k:]...)
-					s.mulTN(dst[:n*k+guard], a, b, m, n, k, acc)
+					s.MulTN(dst[:n*k+guard], a, b, m, n, k, acc)
 					check(t, "mulTN/"+name, dst, want, g, m)
 				}
 			}
@@ -107,7 +108,7 @@ func TestTranspose(t *testing.T) {
 			for i := range a {
 				a[i] = float32(i)
 			}
-			d := transpose(nil, nil, a, m, k)
+			d := Transpose(nil, nil, a, m, k)
 			for i := range m {
 				for p := range k {
 					if d[p*m+i] != a[i*k+p] {
@@ -126,14 +127,14 @@ func BenchmarkTranspose(b *testing.B) {
 	b.SetBytes(int64(8 * m * k))
 	b.ReportAllocs()
 	for b.Loop() {
-		d = transpose(nil, d, a, m, k)
+		d = Transpose(nil, d, a, m, k)
 	}
 }
 
 // BenchmarkDecoderBackward times the decoder's two backward products for a
 // chunk of 35×20 rows, nhid 200 and a vocabulary of 10000, on both paths.
 func BenchmarkDecoderBackward(b *testing.B) {
-	defer func(v bool) { useKernels = v }(useKernels)
+	defer func(v cpu.Level) { impl = v }(impl)
 	const m, n, k = 700, 10000, 200
 	dy := make([]float32, m*n)
 	w := make([]float32, n*k)
@@ -148,14 +149,22 @@ func BenchmarkDecoderBackward(b *testing.B) {
 	dx := make([]float32, m*k)
 	for _, kernels := range []bool{true, false} {
 		b.Run(fmt.Sprintf("kernels=%v/shape=%dx%dx%d", kernels, m, n, k), func(b *testing.B) {
-			useKernels = kernels
-			var s scratch
+			setSIMD(kernels)
+			var s GEMM
 			b.SetBytes(2 * 2 * m * n * k) // flops of the two products, as "bytes": MB/s reads as Mflop/s
 			b.ReportAllocs()
 			for b.Loop() {
-				s.mulTN(dw, dy, x, m, n, k, false)
-				s.mulNN(dx, dy, w, m, n, k, false)
+				s.MulTN(dw, dy, x, m, n, k, false)
+				s.MulNN(dx, dy, w, m, n, k, false)
 			}
 		})
+	}
+}
+
+// setSIMD selects the best SIMD level this CPU runs, or the reference.
+func setSIMD(on bool) {
+	impl = cpu.Generic
+	if av := levels(); on {
+		impl = av[len(av)-1]
 	}
 }

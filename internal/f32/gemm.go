@@ -1,20 +1,20 @@
-package train
+package f32
 
 import (
-	"github.com/lstmq/lstmq/internal/f32"
+	"github.com/lstmq/lstmq/internal/cpu"
 	"github.com/lstmq/lstmq/internal/parallel"
 )
 
-// The backward products. Each has a pure-Go cache-blocked loop (the
-// reference, split over output rows with the trainer's pool) and a path through
-// the SIMD kernels of internal/f32 (f32.Matrix.Mul on transposed operands),
-// chosen by useKernels. In both, every output is summed in a fixed order
-// (the reduction index ascending, in blocks), so results do not depend on
-// the thread count.
+// The training products (the backward pass's). Each has a pure-Go
+// cache-blocked loop (the reference, split over output rows with the
+// caller's pool), run by the generic implementation, and a path through the
+// SIMD kernels (Matrix.MulAdd on transposed operands). In both, every output
+// is summed in a fixed order (the reduction index ascending, in blocks), so
+// results do not depend on the thread count.
 
-// useKernels routes the backward products through f32.Matrix; tests switch
-// it off to run the pure-Go loops.
-var useKernels = true
+// SIMD reports whether the products run on SIMD kernels (false with the
+// generic implementation).
+func SIMD() bool { return impl != cpu.Generic }
 
 // Block sizes of the Go loops: rowBlock output rows per task, redBlock
 // reduction indices per pass (redBlock rows of the right operand, k wide,
@@ -24,20 +24,21 @@ const (
 	redBlock = 128
 )
 
-// scratch holds the transposed operands of the kernel path, reused from
-// call to call.
-type scratch struct {
-	pool   *parallel.Pool // the trainer's threads; nil: one
+// GEMM runs the training products on a pool, with the transposed operands
+// of the kernel path reused from call to call. It is not safe for
+// concurrent use.
+type GEMM struct {
+	Pool   *parallel.Pool // nil: one thread
 	at, bt []float32
 }
 
-// mulNN computes dst = a·b, or dst += a·b if acc, for a m×n and b n×k
+// MulNN computes dst = a·b, or dst += a·b if acc, for a m×n and b n×k
 // (row-major):
 //
 //	dst[i*k+p] (+)= Σ_j a[i*n+j]·b[j*k+p]
-func (s *scratch) mulNN(dst, a, b []float32, m, n, k int, acc bool) {
+func (s *GEMM) MulNN(dst, a, b []float32, m, n, k int, acc bool) {
 	if len(dst) < m*k || len(a) < m*n || len(b) < n*k {
-		panic("train: mulNN: short operand")
+		panic("f32: MulNN: short operand")
 	}
 	if m == 0 || k == 0 {
 		return
@@ -48,17 +49,17 @@ func (s *scratch) mulNN(dst, a, b []float32, m, n, k int, acc bool) {
 	if n == 0 {
 		return
 	}
-	if useKernels {
+	if SIMD() {
 		// a·b = a·(bᵀ)ᵀ: f32.Matrix.MulAdd with W = bᵀ (k×n).
-		s.bt = transpose(s.pool, s.bt, b, n, k)
-		f32.NewMatrix(s.bt, k, n).MulAdd(s.pool, dst, a, m)
+		s.bt = Transpose(s.Pool, s.bt, b, n, k)
+		NewMatrix(s.bt, k, n).MulAdd(s.Pool, dst, a, m)
 		return
 	}
-	s.pool.For(m, rowBlock, func(lo, hi int) { mulNNRows(dst, a, b, n, k, lo, hi) })
+	s.Pool.For(m, rowBlock, func(lo, hi int) { MulNNRows(dst, a, b, n, k, lo, hi) })
 }
 
-// mulNNRows computes rows [lo, hi) of dst += a·b.
-func mulNNRows(dst, a, b []float32, n, k, lo, hi int) {
+// MulNNRows computes rows [lo, hi) of dst += a·b.
+func MulNNRows(dst, a, b []float32, n, k, lo, hi int) {
 	for j0 := 0; j0 < n; j0 += redBlock {
 		j1 := min(j0+redBlock, n)
 		i := lo
@@ -85,22 +86,22 @@ func mulNNRows(dst, a, b []float32, n, k, lo, hi int) {
 			d := dst[i*k : i*k+k]
 			for j := j0; j < j1; j++ {
 				if a0 := a[i*n+j]; a0 != 0 {
-					axpy(d, a0, b[j*k:j*k+k])
+					Axpy(d, a0, b[j*k:j*k+k])
 				}
 			}
 		}
 	}
 }
 
-// mulTN computes dst = aᵀ·b, or dst += aᵀ·b if acc, for a m×n and b m×k
+// MulTN computes dst = aᵀ·b, or dst += aᵀ·b if acc, for a m×n and b m×k
 // (row-major), dst n×k:
 //
 //	dst[j*k+p] (+)= Σ_i a[i*n+j]·b[i*k+p]
 //
 // It is the weight gradient dW = dYᵀ·X of y = x·Wᵀ.
-func (s *scratch) mulTN(dst, a, b []float32, m, n, k int, acc bool) {
+func (s *GEMM) MulTN(dst, a, b []float32, m, n, k int, acc bool) {
 	if len(dst) < n*k || len(a) < m*n || len(b) < m*k {
-		panic("train: mulTN: short operand")
+		panic("f32: MulTN: short operand")
 	}
 	if n == 0 || k == 0 {
 		return
@@ -111,17 +112,17 @@ func (s *scratch) mulTN(dst, a, b []float32, m, n, k int, acc bool) {
 	if m == 0 {
 		return
 	}
-	if useKernels {
+	if SIMD() {
 		// aᵀ·b = aᵀ·(bᵀ)ᵀ: f32.Matrix.MulAdd with W = bᵀ (k×m), x = aᵀ (n×m).
-		s.at = transpose(s.pool, s.at, a, m, n)
-		s.bt = transpose(s.pool, s.bt, b, m, k)
-		w := f32.NewMatrix(s.bt, k, m)
+		s.at = Transpose(s.Pool, s.at, a, m, n)
+		s.bt = Transpose(s.Pool, s.bt, b, m, k)
+		w := NewMatrix(s.bt, k, m)
 		// MulAdd splits its k outputs over threads in 128-column blocks,
 		// unevenly for k = 200; split the n rows too.
-		s.pool.For(n, 64, func(lo, hi int) { w.MulAdd(nil, dst[lo*k:hi*k], s.at[lo*m:hi*m], hi-lo) })
+		s.Pool.For(n, 64, func(lo, hi int) { w.MulAdd(nil, dst[lo*k:hi*k], s.at[lo*m:hi*m], hi-lo) })
 		return
 	}
-	s.pool.For(n, rowBlock, func(lo, hi int) { mulTNRows(dst, a, b, m, n, k, lo, hi) })
+	s.Pool.For(n, rowBlock, func(lo, hi int) { mulTNRows(dst, a, b, m, n, k, lo, hi) })
 }
 
 // mulTNRows computes rows [lo, hi) of dst += aᵀ·b.
@@ -153,26 +154,26 @@ func mulTNRows(dst, a, b []float32, m, n, k, lo, hi int) {
 			d := dst[j*k : j*k+k]
 			for i := i0; i < i1; i++ {
 				if a0 := a[i*n+j]; a0 != 0 {
-					axpy(d, a0, b[i*k:i*k+k])
+					Axpy(d, a0, b[i*k:i*k+k])
 				}
 			}
 		}
 	}
 }
 
-// axpy computes y += a·x.
-func axpy(y []float32, a float32, x []float32) {
+// Axpy computes y += a·x.
+func Axpy(y []float32, a float32, x []float32) {
 	y = y[:len(x)]
 	for p, v := range x {
 		y[p] += a * v
 	}
 }
 
-// transpose returns the k×m transpose of a (m×k row-major) in dst, which
+// Transpose returns the k×m transpose of a (m×k row-major) in dst, which
 // it grows as needed: dst[p*m+i] = a[i*k+p]. It works in tb×tb tiles, eight
 // rows of a at a time, split over threads by columns of a.
-func transpose(pool *parallel.Pool, dst, a []float32, m, k int) []float32 {
-	dst = grow(dst, m*k)
+func Transpose(pool *parallel.Pool, dst, a []float32, m, k int) []float32 {
+	dst = Grow(dst, m*k)
 	const tb = 64
 	pool.For(k, tb, func(lo, hi int) {
 		for p0 := lo; p0 < hi; p0 += tb {
@@ -203,12 +204,4 @@ func transpose(pool *parallel.Pool, dst, a []float32, m, k int) []float32 {
 		}
 	})
 	return dst
-}
-
-// grow returns s resized to n, reusing its memory when it is large enough.
-func grow(s []float32, n int) []float32 {
-	if cap(s) < n {
-		return make([]float32, n)
-	}
-	return s[:n]
 }
