@@ -102,48 +102,16 @@ func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
 		}
 		return nil
 	}
-	for k := range nlayers {
-		in := p.NInp
-		if k > 0 {
-			in = p.NHid
+	p.Layers = make([]model.LayerParams, nlayers)
+	for _, e := range p.Tensors() {
+		t, err := get(e.Key, len(e.Shape))
+		if err != nil {
+			return nil, err
 		}
-		var lp model.LayerParams
-		for _, e := range []struct {
-			name  string
-			dst   *[]float32
-			shape []int
-		}{
-			{"weight_ih", &lp.Wih, []int{4 * p.NHid, in}},
-			{"weight_hh", &lp.Whh, []int{4 * p.NHid, p.NHid}},
-			{"bias_ih", &lp.Bih, []int{4 * p.NHid}},
-			{"bias_hh", &lp.Bhh, []int{4 * p.NHid}},
-		} {
-			key := fmt.Sprintf("rnn.%s_l%d", e.name, k)
-			t, err := get(key, len(e.shape))
-			if err != nil {
-				return nil, err
-			}
-			if err := want(key, t, e.shape...); err != nil {
-				return nil, err
-			}
-			*e.dst = t.Data
+		if err := want(e.Key, t, e.Shape...); err != nil {
+			return nil, err
 		}
-		p.Layers = append(p.Layers, lp)
+		*e.Data = t.Data
 	}
-	dw, err := get("decoder.weight", 2)
-	if err != nil {
-		return nil, err
-	}
-	if err := want("decoder.weight", dw, p.NToken, p.NHid); err != nil {
-		return nil, err
-	}
-	db, err := get("decoder.bias", 1)
-	if err != nil {
-		return nil, err
-	}
-	if err := want("decoder.bias", db, p.NToken); err != nil {
-		return nil, err
-	}
-	p.DecoderW, p.DecoderB = dw.Data, db.Data
 	return p, nil
 }

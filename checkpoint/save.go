@@ -1,8 +1,6 @@
 package checkpoint
 
 import (
-	"fmt"
-
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/pth"
 )
@@ -31,36 +29,15 @@ func CountParams(p *model.Params) int {
 func StateDict(p *model.Params) ([]string, map[string]*pth.Tensor) {
 	var keys []string
 	ts := map[string]*pth.Tensor{}
-	add := func(key, storage string, data []float32, shape ...int) {
-		keys = append(keys, key)
-		ts[key] = &pth.Tensor{Shape: shape, Data: data, DType: "float32", Storage: storage}
-	}
-	add("encoder.weight", "encoder.weight", p.Encoder, p.NToken, p.NInp)
-	for k, l := range p.Layers {
-		in := p.NInp
-		if k > 0 {
-			in = p.NHid
+	tied := Tied(p)
+	for _, t := range p.Tensors() {
+		storage := t.Key
+		if t.Key == "decoder.weight" && tied {
+			storage = "encoder.weight"
 		}
-		for _, e := range []struct {
-			name  string
-			data  []float32
-			shape []int
-		}{
-			{"weight_ih", l.Wih, []int{4 * p.NHid, in}},
-			{"weight_hh", l.Whh, []int{4 * p.NHid, p.NHid}},
-			{"bias_ih", l.Bih, []int{4 * p.NHid}},
-			{"bias_hh", l.Bhh, []int{4 * p.NHid}},
-		} {
-			key := fmt.Sprintf("rnn.%s_l%d", e.name, k)
-			add(key, key, e.data, e.shape...)
-		}
+		keys = append(keys, t.Key)
+		ts[t.Key] = &pth.Tensor{Shape: t.Shape, Data: *t.Data, DType: "float32", Storage: storage}
 	}
-	dw := "decoder.weight"
-	if Tied(p) {
-		dw = "encoder.weight"
-	}
-	add("decoder.weight", dw, p.DecoderW, p.NToken, p.NHid)
-	add("decoder.bias", "decoder.bias", p.DecoderB, p.NToken)
 	return keys, ts
 }
 

@@ -1,6 +1,10 @@
 package model
 
-import "github.com/lstmq/lstmq/internal/f32"
+import (
+	"strconv"
+
+	"github.com/lstmq/lstmq/internal/f32"
+)
 
 // Params are the float32 parameters of an LSTMModel, row-major in PyTorch's
 // layouts (the state_dict keys in brackets).
@@ -16,6 +20,42 @@ type Params struct {
 type LayerParams struct {
 	Wih, Whh, Bih, Bhh []float32 // 4nhid×in, 4nhid×nhid, 4nhid, 4nhid
 }
+
+// Tensor is one parameter under its state_dict key: its shape and where
+// its data lives in Params.
+type Tensor struct {
+	Key   string
+	Shape []int
+	Data  *[]float32
+}
+
+// Tensors is the key table of the word_language_model state_dict, in
+// PyTorch's order: encoder.weight, then rnn.{weight_ih, weight_hh, bias_ih,
+// bias_hh}_l{k} for each layer, then decoder.weight and decoder.bias, with
+// the shapes that p's sizes and len(p.Layers) give. Readers fill the Data
+// pointers, writers read them.
+func (p *Params) Tensors() []Tensor {
+	ts := []Tensor{{"encoder.weight", []int{p.NToken, p.NInp}, &p.Encoder}}
+	for k := range p.Layers {
+		in := p.NInp
+		if k > 0 {
+			in = p.NHid
+		}
+		l := &p.Layers[k]
+		ts = append(ts,
+			Tensor{LayerKey("weight_ih", k), []int{4 * p.NHid, in}, &l.Wih},
+			Tensor{LayerKey("weight_hh", k), []int{4 * p.NHid, p.NHid}, &l.Whh},
+			Tensor{LayerKey("bias_ih", k), []int{4 * p.NHid}, &l.Bih},
+			Tensor{LayerKey("bias_hh", k), []int{4 * p.NHid}, &l.Bhh})
+	}
+	return append(ts,
+		Tensor{"decoder.weight", []int{p.NToken, p.NHid}, &p.DecoderW},
+		Tensor{"decoder.bias", []int{p.NToken}, &p.DecoderB})
+}
+
+// LayerKey is the state_dict key of parameter name (weight_ih, weight_hh,
+// bias_ih, bias_hh) of LSTM layer k: "rnn.weight_ih_l0".
+func LayerKey(name string, k int) string { return "rnn." + name + "_l" + strconv.Itoa(k) }
 
 // New builds the float32 model. The slices are used, not copied.
 func New(p Params, dropout float64) *Model {

@@ -88,16 +88,16 @@ func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[stri
 	switch r := m.RNN.(type) {
 	case *model.LSTM:
 		for k, ly := range r.Layer {
-			addF32(fmt.Sprintf("rnn.weight_ih_l%d", k), ly.Wih)
-			addF32(fmt.Sprintf("rnn.weight_hh_l%d", k), ly.Whh)
+			addF32(model.LayerKey("weight_ih", k), ly.Wih)
+			addF32(model.LayerKey("weight_hh", k), ly.Whh)
 			ts = appendBiases(ts, k, ly.Bih, ly.Bhh)
 		}
 	case *LSTM:
 		quantized = true
 		qmax = r.ActMax()
 		for k, ly := range r.Layer {
-			addWeight(fmt.Sprintf("rnn.weight_ih_l%d", k), ly.Wih)
-			addWeight(fmt.Sprintf("rnn.weight_hh_l%d", k), ly.Whh)
+			addWeight(model.LayerKey("weight_ih", k), ly.Wih)
+			addWeight(model.LayerKey("weight_hh", k), ly.Whh)
 			ts = appendBiases(ts, k, ly.Bih, ly.Bhh)
 		}
 	default:
@@ -152,8 +152,8 @@ func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[stri
 
 func appendBiases(ts []safetensors.Tensor, k int, bih, bhh []float32) []safetensors.Tensor {
 	return append(ts,
-		safetensors.FromF32(fmt.Sprintf("rnn.bias_ih_l%d", k), []int{len(bih)}, bih),
-		safetensors.FromF32(fmt.Sprintf("rnn.bias_hh_l%d", k), []int{len(bhh)}, bhh))
+		safetensors.FromF32(model.LayerKey("bias_ih", k), []int{len(bih)}, bih),
+		safetensors.FromF32(model.LayerKey("bias_hh", k), []int{len(bhh)}, bhh))
 }
 
 // Load reads a model written by Save: the model, ready to run, and its
@@ -366,15 +366,15 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 		if k > 0 {
 			in = nhid
 		}
-		bih, err := d.f32(fmt.Sprintf("rnn.bias_ih_l%d", k), h4)
+		bih, err := d.f32(model.LayerKey("bias_ih", k), h4)
 		if err != nil {
 			return nil, nil, err
 		}
-		bhh, err := d.f32(fmt.Sprintf("rnn.bias_hh_l%d", k), h4)
+		bhh, err := d.f32(model.LayerKey("bias_hh", k), h4)
 		if err != nil {
 			return nil, nil, err
 		}
-		nih, nhh := fmt.Sprintf("rnn.weight_ih_l%d", k), fmt.Sprintf("rnn.weight_hh_l%d", k)
+		nih, nhh := model.LayerKey("weight_ih", k), model.LayerKey("weight_hh", k)
 		if fp32 {
 			wih, err := d.f32(nih, h4, in)
 			if err != nil {
