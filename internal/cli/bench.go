@@ -35,8 +35,8 @@ lstmq itself needs neither. --anchors "" times lstmq alone.`,
 		Args: cobra.NoArgs,
 	}
 	f := c.Flags()
-	f.StringVar(&cfg.Model, "model", "", "float32 PyTorch checkpoint (.pth)")
-	f.StringVar(&cfg.Data, "data", "", "corpus folder with train.txt, valid.txt, test.txt")
+	flagModel(f, &cfg.Model)
+	flagData(f, &cfg.Data)
 	f.IntVar(&cfg.MaxTokens, "max-tokens", 20000, "first N test tokens (0: all)")
 	f.IntVar(&cfg.Rounds, "rounds", 3, "alternating rounds")
 	f.StringVar(&schemes, "schemes", "pytorch,channel-act8,channel-act8-emb8", "comma-separated int8 schemes to time")

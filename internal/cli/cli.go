@@ -122,10 +122,12 @@ func newRoot(stdout, stderr io.Writer) (root *cobra.Command, finish func() error
 	return root, finish
 }
 
+const threadsUsage = "worker goroutines for the matrix products (0: all cores)"
+
 // addThreads adds --threads to c; the returned func checks it and gives
 // the pool the command's products run on.
 func addThreads(c *cobra.Command) func() (*parallel.Pool, error) {
-	n := c.Flags().Int("threads", 0, "worker goroutines for the matrix products (0: all cores)")
+	n := c.Flags().Int("threads", 0, threadsUsage)
 	return func() (*parallel.Pool, error) {
 		if *n < 0 {
 			return nil, usagef("--threads must be >= 0, got %d", *n)

@@ -30,11 +30,11 @@ type evalReport struct {
 
 func newEvalCmd() *cobra.Command {
 	var (
-		modelPath, data, splitName  string
-		quantize, scheme, embedding string
-		bptt, batch, maxTokens      int
-		dropout                     float64
-		asJSON                      bool
+		modelPath, data, splitName string
+		q                          quantFlags
+		bptt, batch, maxTokens     int
+		dropout                    float64
+		asJSON                     bool
 	)
 	c := &cobra.Command{
 		Use:   "eval --model M.pth --data DIR",
@@ -43,17 +43,15 @@ func newEvalCmd() *cobra.Command {
 	}
 	threads := addThreads(c)
 	f := c.Flags()
-	f.StringVar(&modelPath, "model", "", "model file: a PyTorch state_dict (.pth) or an lstmq .safetensors file")
-	f.StringVar(&data, "data", "", "corpus folder with train.txt, valid.txt, test.txt")
+	flagModel(f, &modelPath)
+	flagData(f, &data)
 	f.StringVar(&splitName, "split", "test", "split to evaluate: test, valid or train")
 	f.IntVar(&bptt, "bptt", 25, "time steps per chunk")
 	f.IntVar(&batch, "batch-size", 1, "sequences evaluated side by side")
 	f.IntVar(&maxTokens, "max-tokens", 0, "use only the first N rows of the batchified split (0: all), as test_data[:N]")
-	f.Float64Var(&dropout, "dropout", 0.5, "dropout recorded in the model's description (a state_dict does not store it)")
+	flagDropout(f, &dropout)
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
-	f.StringVar(&quantize, "quantize", "", "int8: quantize the model dynamically before evaluating")
-	f.StringVar(&scheme, "scheme", "pytorch", "quantization scheme with --quantize int8 (pytorch, channel, block64, …-act8; see lstmq quantize --help)")
-	f.StringVar(&embedding, "embedding", "fp32", "embedding with --quantize int8: fp32 or int8 (row-wise)")
+	flagQuant(f, &q, true)
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		pool, err := threads()
 		if err != nil {
@@ -73,14 +71,14 @@ func newEvalCmd() *cobra.Command {
 		if err := lm.checkVocab(data, cp.Dict); err != nil {
 			return err
 		}
-		switch quantize {
+		switch q.quantize {
 		case "":
 		case "int8":
-			if err := lm.quantize(scheme, embedding); err != nil {
+			if err := lm.quantize(q.scheme, q.embedding); err != nil {
 				return err
 			}
 		default:
-			return usagef("--quantize must be int8, got %q", quantize)
+			return usagef("--quantize must be int8, got %q", q.quantize)
 		}
 		ids, err := split(cp, splitName)
 		if err != nil {

@@ -29,8 +29,8 @@ func newGenerateCmd() *cobra.Command {
 	}
 	threads := addThreads(c)
 	f := c.Flags()
-	f.StringVar(&modelPath, "model", "", "model file")
-	f.StringVar(&data, "data", "", "corpus folder the model's dictionary comes from")
+	flagModel(f, &modelPath)
+	flagData(f, &data)
 	f.IntVar(&words, "words", 1000, "words to generate")
 	f.Float32Var(&temperature, "temperature", 1.0, "softmax temperature (> 0); higher is more diverse")
 	f.Uint64Var(&seed, "seed", 1, "random seed: the same seed gives the same text")
@@ -39,7 +39,7 @@ func newGenerateCmd() *cobra.Command {
 	f.Float64Var(&topP, "top-p", 0, "draw only among the most likely words whose probabilities reach p (0 or 1: all)")
 	f.StringVar(&outPath, "out", "", "write the text to this file instead of standard output")
 	f.StringVar(&format, "format", "text", "text: plain words; bytes: Python's b'word' as the tutorial's out.txt")
-	f.Float64Var(&dropout, "dropout", 0.5, "ignored (kept for compatibility: generation prints no model description)")
+	flagDropout(f, &dropout) // accepted for compatibility: generation prints no model description
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		pool, err := threads()
 		if err != nil {

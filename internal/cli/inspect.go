@@ -21,8 +21,8 @@ func newInspectCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	f := c.Flags()
-	f.StringVar(&modelPath, "model", "", "model file")
-	f.Float64Var(&dropout, "dropout", 0.5, "dropout to print (a state_dict does not record it)")
+	flagModel(f, &modelPath)
+	flagDropout(f, &dropout)
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		lm, err := loadModel(modelPath, dropout)
 		if err != nil {

@@ -9,9 +9,9 @@ import (
 // libFlags are the flags of the commands that run the library's sessions
 // (score, next, generate): the model, its words, threads, quantization.
 type libFlags struct {
-	model, data, vocab          string
-	quantize, scheme, embedding string
-	threads, batch              int
+	model, data, vocab string
+	q                  quantFlags
+	threads, batch     int
 }
 
 // addLibFlags defines the shared flags on c; batch > 0 adds --batch-size
@@ -19,13 +19,11 @@ type libFlags struct {
 func addLibFlags(c *cobra.Command, batch int) *libFlags {
 	lf := &libFlags{}
 	f := c.Flags()
-	f.StringVar(&lf.model, "model", "", "model file: a PyTorch state_dict (.pth, float32 or quantize_dynamic's) or an lstmq .safetensors file")
-	f.StringVar(&lf.data, "data", "", "corpus folder the model's dictionary comes from (train.txt, valid.txt, test.txt)")
+	flagModel(f, &lf.model)
+	flagData(f, &lf.data)
 	f.StringVar(&lf.vocab, "vocab", "", "vocabulary file, one word per line in id order (as lstmq vocab prints it), instead of --data")
-	f.StringVar(&lf.quantize, "quantize", "", "int8: quantize the model dynamically first")
-	f.StringVar(&lf.scheme, "scheme", "pytorch", "quantization scheme with --quantize int8 (pytorch, channel, block64, …-act8; see lstmq quantize --help)")
-	f.StringVar(&lf.embedding, "embedding", "fp32", "embedding with --quantize int8: fp32 or int8 (row-wise)")
-	f.IntVar(&lf.threads, "threads", 0, "worker goroutines for the matrix products (0: all cores)")
+	flagQuant(f, &lf.q, true)
+	f.IntVar(&lf.threads, "threads", 0, threadsUsage)
 	if batch > 0 {
 		f.IntVar(&lf.batch, "batch-size", batch, "sentences scored side by side")
 	}
@@ -58,14 +56,14 @@ func (lf *libFlags) open() (*lstmq.Model, error) {
 	if m.Vocabulary() == nil {
 		return nil, usagef("%s has no vocabulary of its own: give --data DIR or --vocab FILE", lf.model)
 	}
-	switch lf.quantize {
+	switch lf.q.quantize {
 	case "":
 		return m, nil
 	case "int8":
 	default:
-		return nil, usagef("--quantize must be int8, got %q", lf.quantize)
+		return nil, usagef("--quantize must be int8, got %q", lf.q.quantize)
 	}
-	s, err := parseScheme(lf.scheme, lf.embedding)
+	s, err := parseScheme(lf.q.scheme, lf.q.embedding)
 	if err != nil {
 		return nil, err
 	}

@@ -19,10 +19,11 @@ import (
 
 func newQuantizeCmd() *cobra.Command {
 	var (
-		modelPath, data, out, scheme, embedding, splitName string
-		report, asJSON                                     bool
-		reportTokens, bptt                                 int
-		dropout                                            float64
+		modelPath, data, out, splitName string
+		q                               quantFlags
+		report, asJSON                  bool
+		reportTokens, bptt              int
+		dropout                         float64
 	)
 	c := &cobra.Command{
 		Use:   "quantize --model M.pth --data DIR --out M.q8.safetensors",
@@ -43,17 +44,16 @@ float32 and the loss when only that layer is quantized, on the first
 	}
 	threads := addThreads(c)
 	f := c.Flags()
-	f.StringVar(&modelPath, "model", "", "float32 model: a PyTorch state_dict (.pth)")
-	f.StringVar(&data, "data", "", "corpus folder of the model's dictionary (stored in the output)")
+	flagModel(f, &modelPath)
+	flagData(f, &data)
 	f.StringVar(&out, "out", "", "output file (.safetensors)")
-	f.StringVar(&scheme, "scheme", "pytorch", "quantization scheme")
-	f.StringVar(&embedding, "embedding", "fp32", "embedding: fp32 or int8 (row-wise scale and offset)")
+	flagQuant(f, &q, false)
 	f.BoolVar(&report, "report", false, "print the per-layer accuracy report")
 	f.IntVar(&reportTokens, "report-tokens", 2000, "tokens the report evaluates")
 	f.StringVar(&splitName, "split", "valid", "split the report evaluates")
 	f.IntVar(&bptt, "bptt", 25, "time steps per chunk in the report")
 	f.BoolVar(&asJSON, "json", false, "print the report (and sizes) as JSON")
-	f.Float64Var(&dropout, "dropout", 0.5, "dropout recorded in the model's description")
+	flagDropout(f, &dropout)
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		pool, err := threads()
 		if err != nil {
@@ -65,7 +65,7 @@ float32 and the loss when only that layer is quantized, on the first
 		if reportTokens < 2 || bptt < 1 {
 			return usagef("--report-tokens must be >= 2 and --bptt >= 1")
 		}
-		s, err := parseScheme(scheme, embedding)
+		s, err := parseScheme(q.scheme, q.embedding)
 		if err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ current batch and keeps the best model saved so far.`,
 	}
 	threads := addThreads(c)
 	f := c.Flags()
-	f.StringVar(&data, "data", "", "corpus folder with train.txt, valid.txt, test.txt")
+	flagData(f, &data)
 	f.StringVar(&cfg.Save, "save", "", "path to save the best model (a PyTorch state_dict)")
 	f.StringVar(&resume, "resume", "", "start from the weights of this state_dict instead of new ones")
 	f.IntVar(&cfg.EmSize, "emsize", cfg.EmSize, "size of word embeddings")

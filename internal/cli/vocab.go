@@ -13,7 +13,7 @@ func newVocabCmd() *cobra.Command {
 		Short: "Print the corpus dictionary, one word per line in id order",
 		Args:  cobra.NoArgs,
 	}
-	c.Flags().StringVar(&data, "data", "", "corpus folder with train.txt, valid.txt, test.txt")
+	flagData(c.Flags(), &data)
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		cp, err := loadCorpus(data)
 		if err != nil {
