@@ -374,16 +374,23 @@ func TestGenerateLikeTutorial(t *testing.T) {
 	}
 }
 
-// TestStepAllocs checks that a step of a session (Feed of one word, then
-// Next's logits) allocates nothing beyond the tokenizer's strings in
-// steady state, on one thread.
+// TestStepAllocs checks that a step of a session (one word through the
+// model and the decoder) allocates nothing in steady state, on one thread
+// and on several.
 func TestStepAllocs(t *testing.T) {
-	m := open(t, "pytorch", lstmq.WithThreads(1))
-	s := m.NewSession()
-	ids := []int32{3}
-	s.FeedIDs(context.Background(), ids)
-	if n := testing.AllocsPerRun(20, func() { s.FeedIDs(context.Background(), ids) }); n != 0 {
-		t.Errorf("%v allocations per step", n)
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	for _, scheme := range []string{"fp32", "pytorch"} {
+		for _, threads := range []int{1, 2, 3} {
+			m := open(t, scheme, lstmq.WithThreads(threads))
+			s := m.NewSession()
+			ids := []int32{3}
+			s.FeedIDs(context.Background(), ids)
+			if n := testing.AllocsPerRun(50, func() { s.FeedIDs(context.Background(), ids) }); n != 0 {
+				t.Errorf("%s, %d threads: %v allocations per step", scheme, threads, n)
+			}
+		}
 	}
 }
 
@@ -417,3 +424,6 @@ func TestNextBatch(t *testing.T) {
 		}
 	}
 }
+
+// raceEnabled is set by race_test.go.
+var raceEnabled bool

@@ -172,13 +172,34 @@ func (a *Matrix) run(pool *parallel.Pool, dst, x []float32, m int, bias []float3
 	} else {
 		lv = cpu.Generic
 	}
+	t := product{a: a, lv: lv, p: p, dst: dst, x: x, m: m, bias: bias, mode: mode}
 	if pool.Threads() == 1 || a.n <= grain {
-		// No closure here: a single-threaded call does not allocate.
-		a.cols(lv, p, dst, x, m, bias, mode, 0, a.n)
+		t.Run(0, a.n)
 		return
 	}
-	pool.For(a.n, grain, func(lo, hi int) { a.cols(lv, p, dst, x, m, bias, mode, lo, hi) })
+	pt := products.Get().(*product)
+	*pt = t
+	pool.Run(a.n, grain, pt)
+	*pt = product{}
+	products.Put(pt)
 }
+
+// product holds one call's operands, run over ranges of output columns.
+type product struct {
+	a         *Matrix
+	lv        cpu.Level
+	p, dst, x []float32
+	m         int
+	bias      []float32
+	mode      int
+}
+
+// Run implements parallel.Task: output columns [lo, hi).
+func (t *product) Run(lo, hi int) { t.a.cols(t.lv, t.p, t.dst, t.x, t.m, t.bias, t.mode, lo, hi) }
+
+// products recycles the tasks of parallel products, so that they allocate
+// nothing.
+var products = sync.Pool{New: func() any { return new(product) }}
 
 // cols computes output columns [lo, hi); lo is a multiple of panel.
 func (a *Matrix) cols(lv cpu.Level, p, dst, x []float32, m int, bias []float32, mode int, lo, hi int) {

@@ -21,8 +21,18 @@ type Pool struct {
 	w *workers // nil for one thread
 }
 
+// A Task is the body of a loop over index ranges. Kernels pass a pointer
+// to a reused struct, so that a parallel call allocates nothing (a closure
+// handed to another goroutine always escapes to the heap).
+type Task interface{ Run(lo, hi int) }
+
+// funcTask runs a function as a Task.
+type funcTask func(lo, hi int)
+
+func (f funcTask) Run(lo, hi int) { f(lo, hi) }
+
 type job struct {
-	fn     func(lo, hi int)
+	task   Task
 	lo, hi int
 	wg     *sync.WaitGroup
 }
@@ -49,7 +59,7 @@ func NewPool(n int) *Pool {
 
 func (w *workers) run() {
 	for j := range w.jobs {
-		j.fn(j.lo, j.hi)
+		j.task.Run(j.lo, j.hi)
 		j.wg.Done()
 	}
 }
@@ -67,7 +77,10 @@ var wgs = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
 // For calls fn(lo, hi) over [0, n) split into at most Threads() ranges whose
 // bounds are multiples of grain (except the last), and waits for all of them.
 // With one thread, or when n ≤ grain, fn runs on the caller's goroutine.
-func (p *Pool) For(n, grain int, fn func(lo, hi int)) {
+func (p *Pool) For(n, grain int, fn func(lo, hi int)) { p.Run(n, grain, funcTask(fn)) }
+
+// Run is For with a Task: task.Run(lo, hi) over the ranges.
+func (p *Pool) Run(n, grain int, task Task) {
 	t := p.Threads()
 	if grain < 1 {
 		grain = 1
@@ -76,7 +89,7 @@ func (p *Pool) For(n, grain int, fn func(lo, hi int)) {
 	t = min(t, blocks)
 	if t <= 1 {
 		if n > 0 {
-			fn(0, n)
+			task.Run(0, n)
 		}
 		return
 	}
@@ -84,9 +97,9 @@ func (p *Pool) For(n, grain int, fn func(lo, hi int)) {
 	wg := wgs.Get().(*sync.WaitGroup)
 	for lo := per; lo < n; lo += per {
 		wg.Add(1)
-		p.w.jobs <- job{fn: fn, lo: lo, hi: min(lo+per, n), wg: wg}
+		p.w.jobs <- job{task: task, lo: lo, hi: min(lo+per, n), wg: wg}
 	}
-	fn(0, min(per, n))
+	task.Run(0, min(per, n))
 	wg.Wait()
 	wgs.Put(wg)
 }

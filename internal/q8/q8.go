@@ -1,6 +1,8 @@
 package q8
 
 import (
+	"sync"
+
 	"github.com/lstmq/lstmq/internal/cpu"
 	"github.com/lstmq/lstmq/internal/parallel"
 )
@@ -57,14 +59,13 @@ var Kernels = cpu.Register("q8", func(name string) {
 // (16 int32 lanes, each a 4-long dot product). Rows past n (n is padded to a
 // multiple of 64) and columns past k are zero.
 type Packed struct {
-	n, k    int
-	scales  []float32 // as given: 1 or n
-	rowSums []int32   // Σ_p W[j,p], len n
+	n, k   int
+	scales []float32 // as given: 1 or n
 
 	kq int       // quads per panel row: ceil(k/4)
 	np int       // n rounded up to tileMax
 	b  []int8    // np/16 panels × kq × 64 bytes
-	rs []int32   // rowSums padded with zeros to np
+	rs []int32   // Σ_p W[j,p] per output, padded with zeros to np
 	sc []float32 // per-row scale padded with zeros to np
 
 	maxA uint8 // the largest activation the products must be exact for (0: MaxExactU8)
@@ -96,8 +97,7 @@ func Pack(w []int8, n, k int, scales []float32) *Packed {
 	np := (n + tileMax - 1) / tileMax * tileMax
 	p := &Packed{
 		n: n, k: k, scales: scales,
-		rowSums: make([]int32, n),
-		kq:      kq, np: np,
+		kq: kq, np: np,
 		b:  make([]int8, np*kq*4),
 		rs: make([]int32, np),
 		sc: make([]float32, np),
@@ -108,7 +108,6 @@ func Pack(w []int8, n, k int, scales []float32) *Packed {
 		for _, v := range row {
 			s += int32(v)
 		}
-		p.rowSums[j] = s
 		p.rs[j] = s
 		if len(scales) == 1 {
 			p.sc[j] = scales[0]
@@ -152,7 +151,7 @@ func (p *Packed) Weights() []int8 {
 func (p *Packed) Scales() []float32 { return p.scales }
 
 // RowSums returns Σ_p W[j,p] for each output j.
-func (p *Packed) RowSums() []int32 { return p.rowSums }
+func (p *Packed) RowSums() []int32 { return p.rs[:p.n] }
 
 // MaxExactU8 is the largest activation value for which the active kernel is
 // exact: 255 for the VNNI kernels and the generic one, 127 for the AVX2
@@ -192,19 +191,58 @@ func (p *Packed) MulU8(pool *parallel.Pool, acc []int32, a []uint8, m int) {
 	}
 	kern := impl
 	if !p.exactKernel(kern) {
-		if pool.Threads() == 1 {
-			p.mulGeneric(acc, a, m, 0, p.n)
-			return
-		}
-		pool.For(p.n, 16*p.grain(m, 16), func(lo, hi int) { p.mulGeneric(acc, a, m, lo, hi) })
+		product{p: p, acc: acc, a: a, m: m}.run(pool, p.n, 16*p.grain(m, 16))
 		return
 	}
 	tiles := (p.n + kern.cols - 1) / kern.cols
-	if pool.Threads() == 1 || tiles == 1 {
-		p.mulTiles(kern, acc, a, m, 0, tiles)
+	product{p: p, kern: kern, acc: acc, a: a, m: m}.run(pool, tiles, p.grain(m, kern.cols))
+}
+
+// product holds one call's operands, run over ranges of its outputs:
+// columns for the reference (kern nil), tiles for a kernel. MulU8 sets acc,
+// MulU8Dequant dst.
+type product struct {
+	p    *Packed
+	kern *kernel
+	acc  []int32
+	dst  []float32
+	a    []uint8
+	m    int
+	sa   float32
+	za   int32
+	bias []float32
+}
+
+// Run implements parallel.Task: outputs [lo, hi).
+func (t *product) Run(lo, hi int) {
+	switch {
+	case t.kern == nil && t.acc != nil:
+		t.p.mulGeneric(t.acc, t.a, t.m, lo, hi)
+	case t.kern == nil:
+		t.p.dequantGeneric(t.dst, t.a, t.m, t.sa, t.za, t.bias, lo, hi)
+	case t.acc != nil:
+		t.p.mulTiles(t.kern, t.acc, t.a, t.m, lo, hi)
+	default:
+		t.p.dequantTiles(t.kern, t.dst, t.a, t.m, t.sa, t.za, t.bias, lo, hi)
+	}
+}
+
+// products recycles the tasks of parallel calls, so that they allocate
+// nothing.
+var products = sync.Pool{New: func() any { return new(product) }}
+
+// run computes n outputs (columns or tiles) on pool in chunks of grain; on
+// one thread, on the caller's goroutine.
+func (t product) run(pool *parallel.Pool, n, grain int) {
+	if pool.Threads() == 1 {
+		t.Run(0, n)
 		return
 	}
-	pool.For(tiles, p.grain(m, kern.cols), func(lo, hi int) { p.mulTiles(kern, acc, a, m, lo, hi) })
+	pt := products.Get().(*product)
+	*pt = t
+	pool.Run(n, grain, pt)
+	*pt = product{}
+	products.Put(pt)
 }
 
 // pfBlock is the prefetch flag for row block blk of a tile: the first two
@@ -276,19 +314,11 @@ func (p *Packed) MulU8Dequant(pool *parallel.Pool, dst []float32, a []uint8, m i
 	}
 	kern := impl
 	if !p.exactKernel(kern) {
-		if pool.Threads() == 1 {
-			p.dequantGeneric(dst, a, m, sa, za, bias, 0, p.n)
-			return
-		}
-		pool.For(p.n, 16*p.grain(m, 16), func(lo, hi int) { p.dequantGeneric(dst, a, m, sa, za, bias, lo, hi) })
+		product{p: p, dst: dst, a: a, m: m, sa: sa, za: za, bias: bias}.run(pool, p.n, 16*p.grain(m, 16))
 		return
 	}
 	tiles := (p.n + kern.cols - 1) / kern.cols
-	if pool.Threads() == 1 || tiles == 1 {
-		p.dequantTiles(kern, dst, a, m, sa, za, bias, 0, tiles)
-		return
-	}
-	pool.For(tiles, p.grain(m, kern.cols), func(lo, hi int) { p.dequantTiles(kern, dst, a, m, sa, za, bias, lo, hi) })
+	product{p: p, kern: kern, dst: dst, a: a, m: m, sa: sa, za: za, bias: bias}.run(pool, tiles, p.grain(m, kern.cols))
 }
 
 func (p *Packed) dequantTiles(kern *kernel, dst []float32, a []uint8, m int, sa float32, za int32, bias []float32, t0, t1 int) {

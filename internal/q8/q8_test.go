@@ -539,3 +539,32 @@ func TestRequireExact(t *testing.T) {
 		})
 	}
 }
+
+// TestProductAllocs checks that a product split over several threads
+// allocates nothing in steady state (its task comes from a pool).
+func TestProductAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	m, n, k := 4, 4096, 256
+	a, w := randU8(r, m*k, 127), randI8(r, n*k)
+	p := Pack(w, n, k, []float32{0.01})
+	dst, bias := make([]float32, m*n), make([]float32, n)
+	acc := make([]int32, m*n)
+	pool := parallel.NewPool(2)
+	for _, kern := range kernels() {
+		use(t, kern)
+		run := func() {
+			p.MulU8Dequant(pool, dst, a, m, 0.02, 3, bias)
+			p.MulU8(pool, acc, a, m)
+		}
+		run()
+		if got := testing.AllocsPerRun(20, run); got != 0 {
+			t.Errorf("%s: %v allocations per product on 2 threads", kern.name, got)
+		}
+	}
+}
+
+// raceEnabled is set by race_test.go.
+var raceEnabled bool
