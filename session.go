@@ -106,17 +106,30 @@ func (s *Session) Score(ctx context.Context, sentences []string) ([]SentenceScor
 		}
 		r.Tokens[len(toks)] = TokenScore{Word: m.vocab.words[m.vocab.eos], ID: m.vocab.eos}
 	}
-	order := byLength(ids)
-	for lo := 0; lo < len(order); lo += m.cfg.batch {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		batch := order[lo:min(lo+m.cfg.batch, len(order))]
-		if err := s.scoreBatch(ctx, batch, ids, res); err != nil {
-			return nil, err
-		}
+	err := s.inBatches(ctx, ids, func(batch []int) error { return s.scoreBatch(ctx, batch, ids, res) })
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
+}
+
+// inBatches calls run on the indices of ids sorted by length (stable), in
+// batches of the model's batch size, until ctx is cancelled or run fails.
+func (s *Session) inBatches(ctx context.Context, ids [][]int32, run func(batch []int) error) error {
+	order := make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(ids[a]), len(ids[b])) })
+	for lo := 0; lo < len(order); lo += s.m.cfg.batch {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := run(order[lo:min(lo+s.m.cfg.batch, len(order))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scoreBatch scores the sentences batch (indices into ids and res) side
@@ -295,15 +308,8 @@ func (s *Session) NextBatch(ctx context.Context, contexts []string, k int) ([][]
 		}
 	}
 	out := make([][]Candidate, len(contexts))
-	order := byLength(ids)
-	for lo := 0; lo < len(order); lo += m.cfg.batch {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		batch := order[lo:min(lo+m.cfg.batch, len(order))]
-		if err := s.nextBatch(batch, ids, k, out); err != nil {
-			return nil, err
-		}
+	if err := s.inBatches(ctx, ids, func(batch []int) error { return s.nextBatch(batch, ids, k, out) }); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -332,16 +338,6 @@ func (s *Session) nextBatch(batch []int, ids [][]int32, k int, out [][]Candidate
 		out[i] = m.topK(logits[j*v:(j+1)*v], k)
 	}
 	return nil
-}
-
-// byLength returns the indices of ids sorted by length (stable).
-func byLength(ids [][]int32) []int {
-	order := make([]int, len(ids))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(ids[a]), len(ids[b])) })
-	return order
 }
 
 // padded lays out the sentences batch (indices into ids) time-major, each

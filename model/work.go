@@ -57,16 +57,7 @@ func (w *Work) Float32s(n int) []float32 {
 	if w == nil {
 		return make([]float32, n)
 	}
-	if w.nf == len(w.f32s) {
-		w.f32s = append(w.f32s, nil)
-	}
-	b := w.f32s[w.nf]
-	if cap(b) < n {
-		b = make([]float32, n)
-		w.f32s[w.nf] = b
-	}
-	w.nf++
-	return b[:n]
+	return take(&w.f32s, &w.nf, n)
 }
 
 // Uint8s returns the next scratch buffer of n bytes.
@@ -74,14 +65,19 @@ func (w *Work) Uint8s(n int) []uint8 {
 	if w == nil {
 		return make([]uint8, n)
 	}
-	if w.nu == len(w.u8s) {
-		w.u8s = append(w.u8s, nil)
+	return take(&w.u8s, &w.nu, n)
+}
+
+// take returns buffer *next of bufs, grown to n, and advances *next.
+func take[T any](bufs *[][]T, next *int, n int) []T {
+	if *next == len(*bufs) {
+		*bufs = append(*bufs, nil)
 	}
-	b := w.u8s[w.nu]
+	b := (*bufs)[*next]
 	if cap(b) < n {
-		b = make([]uint8, n)
-		w.u8s[w.nu] = b
+		b = make([]T, n)
+		(*bufs)[*next] = b
 	}
-	w.nu++
+	*next++
 	return b[:n]
 }
