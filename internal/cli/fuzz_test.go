@@ -215,6 +215,36 @@ func FuzzTrain(f *testing.F) {
 	})
 }
 
+// FuzzScore runs lstmq score on a model file of arbitrary bytes and an
+// input of arbitrary bytes: exit 0 with one JSON line per input line, or 1
+// with one line naming the model, the corpus or the input.
+func FuzzScore(f *testing.F) {
+	f.Fuzz(func(t *testing.T, mb, input []byte) {
+		dir, path := fuzzModelDir(t, mb, "train.txt", []byte(fuzzCorpus["train.txt"]))
+		in := filepath.Join(t.TempDir(), "in.txt")
+		if err := os.WriteFile(in, input, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		code := Main([]string{"score", "--model", path, "--data", dir, "--input", in, "--batch-size", "2", "--threads", "1"}, &out, &errb)
+		if code == 1 && strings.Contains(errb.String(), in) {
+			checkRun(t, code, errb.String(), in)
+		} else if code == 1 {
+			checkModelRun(t, code, errb.String(), dir, path)
+		}
+		if code != 0 {
+			return
+		}
+		lines := strings.Count(string(input), "\n")
+		if len(input) > 0 && input[len(input)-1] != '\n' {
+			lines++
+		}
+		if got := strings.Count(out.String(), "\n"); got != lines {
+			t.Fatalf("%d output lines for %d input lines", got, lines)
+		}
+	})
+}
+
 // fuzzModels are small models of fuzzCorpus's 6 words: float32 .pth
 // (untied and tied) and quantized .safetensors of two schemes.
 func fuzzModels(t *testing.T) map[string][]byte {
@@ -331,6 +361,11 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	seed("FuzzTrain", "vocab_mismatch", models["tied_false.pth"], []byte("a b c d e f\n"))
 	seed("FuzzEval", "short_split", models["tied_false.pth"], []byte("a\n"))
 	seed("FuzzEval", "bad_utf8", models["tied_true.pth"], []byte("a \xff\n"))
+	for name, b := range models {
+		seed("FuzzScore", name, b, []byte("a b c\n\nd e z\n"))
+	}
+	seed("FuzzScore", "bad_utf8", models["tied_true.pth"], []byte("a \xff\n"))
+	seed("FuzzScore", "no_eol_crlf", models["pytorch.safetensors"], []byte("a b\r\nc"))
 	for name, s := range map[string][3]string{
 		"plain":    {fuzzCorpus["train.txt"], fuzzCorpus["valid.txt"], fuzzCorpus["test.txt"]},
 		"empty":    {"", "a\n", "b\n"},

@@ -72,12 +72,14 @@ and a final <eos>; a word outside the vocabulary is scored as <unk>. A summary g
 		sc := &scorer{m: m, s: m.NewSession(), out: bufio.NewWriterSize(c.OutOrStdout(), 64<<10),
 			perToken: perToken, jsonl: format == "jsonl", chunk: 64 * lf.batch}
 		start := time.Now()
-		err = sc.run(c, name, in, skipBad)
+		if err := sc.run(c, name, in, skipBad); err != nil {
+			return err // one line: the lines before the bad one are written
+		}
 		sec := time.Since(start).Seconds()
 		ppl := math.Exp(-sc.logprob / float64(max(sc.tokens, 1)))
 		fmt.Fprintf(c.ErrOrStderr(), "scored %d sentences, %d words (+%d <eos>) in %.2f s: %.1f sentences/s; perplexity %.2f (%s, %d thread(s))\n",
 			sc.sentences, sc.tokens-sc.sentences, sc.sentences, sec, float64(sc.sentences)/max(sec, 1e-9), ppl, m.Scheme(), m.Threads())
-		return err
+		return nil
 	}
 	return c
 }
