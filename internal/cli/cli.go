@@ -118,6 +118,8 @@ func newRoot(stdout, stderr io.Writer) (root *cobra.Command, finish func() error
 		newTutorialCmd(),
 		newTrainCmd(),
 		newVersionCmd(),
+		newServeCmd(),
+		newLoadtestCmd(),
 	)
 	return root, finish
 }
