@@ -1,6 +1,7 @@
 package eval_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -63,7 +64,7 @@ func BenchmarkEvaluate(b *testing.B) {
 			e := &eval.Evaluator{Model: ms[name], BPTT: 25}
 			b.ReportAllocs()
 			for b.Loop() {
-				e.Run(data)
+				e.Run(context.Background(), data)
 			}
 			b.ReportMetric(float64(data.Steps-1)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 		})

@@ -1,6 +1,8 @@
 package eval
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"time"
 
@@ -43,13 +45,20 @@ type Evaluator struct {
 	logits []float32
 }
 
-// Run evaluates data (batchified) from a zero state.
-func (e *Evaluator) Run(data *corpus.Batches) Result {
-	return e.runFrom(data, e.Model.NewState(data.Batch))
+// Run evaluates data (batchified) from a zero state. It fails on a token id
+// outside the model's vocabulary, and stops with ctx's error soon after ctx
+// is cancelled.
+func (e *Evaluator) Run(ctx context.Context, data *corpus.Batches) (Result, error) {
+	for i, id := range data.IDs {
+		if id < 0 || int(id) >= e.Model.Tokens() {
+			return Result{}, fmt.Errorf("token %d has id %d, outside the model's vocabulary of %d words", i, id, e.Model.Tokens())
+		}
+	}
+	return e.runFrom(ctx, data, e.Model.NewState(data.Batch))
 }
 
 // runFrom evaluates data from state st, which it leaves at the final state.
-func (e *Evaluator) runFrom(data *corpus.Batches, st *model.State) Result {
+func (e *Evaluator) runFrom(ctx context.Context, data *corpus.Batches, st *model.State) (Result, error) {
 	m := e.Model
 	if e.Work == nil {
 		e.Work = model.NewWork(nil)
@@ -65,6 +74,9 @@ func (e *Evaluator) runFrom(data *corpus.Batches, st *model.State) Result {
 	steps := data.Steps
 	start := time.Now()
 	for i := 0; i < steps-1; i += bptt {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
 		x, y := data.Get(i, bptt)
 		t := len(x) / b
 		m.Forward(e.Work, e.logits, x, t, b, st)
@@ -78,7 +90,7 @@ func (e *Evaluator) runFrom(data *corpus.Batches, st *model.State) Result {
 		r.Loss = total / float64(steps-1)
 		r.Tokens = (steps - 1) * b
 	}
-	return r
+	return r, nil
 }
 
 // MeanCrossEntropy returns the mean over rows r of

@@ -1,7 +1,10 @@
 package eval
 
 import (
+	"context"
+	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/lstmq/lstmq/corpus"
@@ -47,12 +50,38 @@ func TestEvaluateFormula(t *testing.T) {
 			total += float64(n) * s / float64(n*c.batch)
 		}
 		want := total / float64(data.Steps-1)
-		r := (&Evaluator{Model: m, BPTT: c.bptt}).Run(data)
+		r, err := (&Evaluator{Model: m, BPTT: c.bptt}).Run(context.Background(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if math.Abs(r.Loss-want) > 1e-6 {
 			t.Errorf("batch %d bptt %d: loss %v, want %v", c.batch, c.bptt, r.Loss, want)
 		}
 		if r.Tokens != (data.Steps-1)*c.batch {
 			t.Errorf("batch %d bptt %d: tokens %d, want %d", c.batch, c.bptt, r.Tokens, (data.Steps-1)*c.batch)
 		}
+	}
+}
+
+// TestRunRefuses checks the inputs Run turns away: an id past the model's
+// vocabulary (which would index past the embedding) and a cancelled
+// context; and that BPTT 0 means the tutorial's 25 instead of no progress.
+func TestRunRefuses(t *testing.T) {
+	bias := []float32{0.5, -1, 2, 0}
+	m := biasOnly(len(bias), bias)
+	if _, err := (&Evaluator{Model: m}).Run(context.Background(), corpus.Batchify([]int32{0, 1, 4, 2}, 1)); err == nil ||
+		!strings.Contains(err.Error(), "token 2 has id 4, outside the model's vocabulary of 4 words") {
+		t.Errorf("id 4 of 4 words: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := (&Evaluator{Model: m}).Run(ctx, corpus.Batchify([]int32{0, 1, 2, 3}, 1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	ids := make([]int32, 60)
+	r0, err := (&Evaluator{Model: m}).Run(context.Background(), corpus.Batchify(ids, 1))
+	r25, _ := (&Evaluator{Model: m, BPTT: 25}).Run(context.Background(), corpus.Batchify(ids, 1))
+	if err != nil || r0.Loss != r25.Loss || r0.Tokens != 59 {
+		t.Errorf("BPTT 0: %+v, %v; BPTT 25: %+v", r0, err, r25)
 	}
 }

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -74,13 +75,18 @@ func TestGoldenPyTorch(t *testing.T) {
 
 				st := m.NewState(1)
 				e := &Evaluator{Model: m, BPTT: 25}
-				r := e.runFrom(data, st)
+				r, err := e.runFrom(context.Background(), data, st)
+				if err != nil {
+					t.Fatal(err)
+				}
 				closeAll(t, "final h", st.H, g.FinalHidden.H)
 				closeAll(t, "final c", st.C, g.FinalHidden.C)
 				if math.Abs(r.Loss-g.TestLoss) > 1e-5 {
 					t.Errorf("test loss %.8f, PyTorch %.8f", r.Loss, g.TestLoss)
 				}
-				r = e.Run(data.Head(100))
+				if r, err = e.Run(context.Background(), data.Head(100)); err != nil {
+					t.Fatal(err)
+				}
 				if math.Abs(r.Loss-g.Test100Loss) > 1e-5 {
 					t.Errorf("test[:100] loss %.8f, PyTorch %.8f", r.Loss, g.Test100Loss)
 				}

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -363,7 +364,10 @@ func TestGoldenLoss(t *testing.T) {
 	if fp.String() != mf.Repr {
 		t.Errorf("fp32 repr:\n%s\nwant\n%s", fp, mf.Repr)
 	}
-	r := (&eval.Evaluator{Model: fp, BPTT: mf.BPTT}).Run(data)
+	r, err := (&eval.Evaluator{Model: fp, BPTT: mf.BPTT}).Run(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if math.Abs(r.Loss-mf.FP32Loss) > 1e-6 {
 		t.Errorf("fp32 loss %.6f, PyTorch %.6f", r.Loss, mf.FP32Loss)
 	}
@@ -381,7 +385,10 @@ func TestGoldenLoss(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := (&eval.Evaluator{Model: m, BPTT: mf.BPTT}).Run(data)
+		r, err := (&eval.Evaluator{Model: m, BPTT: mf.BPTT}).Run(context.Background(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if math.Abs(r.Loss-want) > 1e-6 {
 			t.Errorf("%s/%s: loss %.6f, PyTorch %.6f", c.engine, c.scheme, r.Loss, want)
 		}

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -93,7 +94,11 @@ func TestLoadPthGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fpLoss := (&eval.Evaluator{Model: model.New(*fp, 0.5), BPTT: f.BPTT}).Run(data).Loss
+	fr, err := (&eval.Evaluator{Model: model.New(*fp, 0.5), BPTT: f.BPTT}).Run(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fpLoss := fr.Loss
 	t.Logf("fp32 loss %.9f, PyTorch %.9f", fpLoss, f.FP32Loss)
 	for name, file := range f.Files {
 		t.Run(name, func(t *testing.T) {
@@ -145,8 +150,14 @@ func TestLoadPthGolden(t *testing.T) {
 					t.Errorf("%s: differs from Quantize(fp32.pth, %s)", key, s)
 				}
 			}
-			r := (&eval.Evaluator{Model: m, BPTT: f.BPTT}).Run(data)
-			rq := (&eval.Evaluator{Model: ref, BPTT: f.BPTT}).Run(data)
+			r, err := (&eval.Evaluator{Model: m, BPTT: f.BPTT}).Run(context.Background(), data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rq, err := (&eval.Evaluator{Model: ref, BPTT: f.BPTT}).Run(context.Background(), data)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if r.Loss != rq.Loss {
 				t.Errorf("loss %.9f, Quantize(fp32.pth, %s) gives %.9f", r.Loss, s, rq.Loss)
 			}

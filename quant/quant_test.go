@@ -2,6 +2,7 @@ package quant
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -401,7 +402,7 @@ func TestLoadRejects(t *testing.T) {
 func TestReport(t *testing.T) {
 	mf, p := loadModelFixture(t)
 	data := corpus.Batchify(mf.EvalTokens, mf.Batch)
-	rows, err := Report(nil, p, mf.Dropout, Scheme{Weights: "tensor", Embedding8: true}, data, mf.BPTT)
+	rows, err := Report(context.Background(), nil, p, mf.Dropout, Scheme{Weights: "tensor", Embedding8: true}, data, mf.BPTT)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +424,7 @@ func TestReport(t *testing.T) {
 			t.Errorf("%s: SQNR %v dB, loss %v", r.Name, r.SQNR, r.Loss)
 		}
 	}
-	if _, err := Report(nil, p, 0, PyTorch, data, 0); err == nil {
+	if _, err := Report(context.Background(), nil, p, 0, PyTorch, data, 0); err == nil {
 		t.Error("bptt 0: no error")
 	}
 }
@@ -435,7 +436,7 @@ func TestSchemeLosses(t *testing.T) {
 	data := corpus.Batchify(mf.EvalTokens, mf.Batch)
 	for _, name := range []string{"pytorch", "act8", "channel", "channel-act8", "channel-act8-emb8", "block32", "block32-act8", "block64-act8", "tensor-emb8"} {
 		s, _ := ParseScheme(name)
-		rows, err := Report(nil, p, mf.Dropout, s, data, mf.BPTT)
+		rows, err := Report(context.Background(), nil, p, mf.Dropout, s, data, mf.BPTT)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -34,7 +35,7 @@ type LayerReport struct {
 // and the loss of the model in which only it is quantized, over data
 // evaluated in chunks of bptt steps. The rows are "fp32", then the layers
 // in model order, then "all". The products run on wk's pool (wk may be nil).
-func Report(wk *model.Work, p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bptt int) ([]LayerReport, error) {
+func Report(ctx context.Context, wk *model.Work, p *model.Params, dropout float64, s Scheme, data *corpus.Batches, bptt int) ([]LayerReport, error) {
 	if bptt < 1 {
 		return nil, fmt.Errorf("quant: report: bptt %d < 1", bptt)
 	}
@@ -124,9 +125,15 @@ func Report(wk *model.Work, p *model.Params, dropout float64, s Scheme, data *co
 		acc(row, lg, lgq)
 	}
 
-	// Losses: fp32, each layer alone, everything.
+	// Losses: fp32, each layer alone, everything. The first error (ctx
+	// cancelled) is returned once all are done.
+	var runErr error
 	run := func(m *model.Model) float64 {
-		return (&eval.Evaluator{Model: m, BPTT: bptt, Work: wk}).Run(data).Loss
+		r, err := (&eval.Evaluator{Model: m, BPTT: bptt, Work: wk}).Run(ctx, data)
+		if err != nil && runErr == nil {
+			runErr = err
+		}
+		return r.Loss
 	}
 	out := []LayerReport{{Name: "fp32", Module: fp.String(), SQNR: math.Inf(1), Loss: run(fp)}}
 	row := 0
@@ -165,6 +172,9 @@ func Report(wk *model.Work, p *model.Params, dropout float64, s Scheme, data *co
 		}
 	}
 	out = append(out, LayerReport{Name: "all", Module: "scheme " + s.String(), SQNR: db(ls, ln), Loss: run(qm)})
+	if runErr != nil {
+		return nil, runErr
+	}
 	return out, nil
 }
 

@@ -251,7 +251,10 @@ func Train(ctx context.Context, c *corpus.Corpus, cfg Config, log io.Writer) (*m
 	evalWork := model.NewWork(n.s.Pool)
 	evaluate := func(q *model.Params, data *corpus.Batches) float64 {
 		ev := &eval.Evaluator{Model: model.New(*q, cfg.Dropout), BPTT: cfg.BPTT, Work: evalWork}
-		return ev.Run(data).Loss
+		// The ids come from the corpus the model was built for, and a
+		// cancelled context ends training at the next batch anyway.
+		r, _ := ev.Run(context.WithoutCancel(ctx), data)
+		return r.Loss
 	}
 	var words int
 	var trainTime time.Duration

@@ -94,7 +94,10 @@ func newEvalCmd() *cobra.Command {
 		ev := &eval.Evaluator{Model: lm.model, BPTT: bptt, Work: model.NewWork(pool)}
 		bar := progress.New(c.ErrOrStderr(), "eval", int64((b.Steps-1)*batch), "tokens")
 		ev.Progress = func(done, _ int) { bar.Set(int64(done)) }
-		r := ev.Run(b)
+		r, err := ev.Run(c.Context(), b)
+		if err != nil {
+			return err
+		}
 		bar.Done()
 		rep := evalReport{Model: modelPath, Split: splitName, Loss: jsonFloat(r.Loss), Perplexity: jsonFloat(r.Perplexity()), Tokens: r.Tokens,
 			Seconds: r.Seconds, TokensPerSecond: jsonFloat(r.TokensPerSecond()), Quantization: lm.quant, BPTT: bptt, BatchSize: batch,

@@ -206,13 +206,21 @@ func Run(ctx context.Context, opt Options, w io.Writer) (*Summary, error) {
 	if opt.MaxTokens > 0 {
 		data = data.Head(opt.MaxTokens)
 	}
-	timeEval := func(m *model.Model) eval.Result {
-		r := (&eval.Evaluator{Model: m, BPTT: 25}).Run(data)
-		fmt.Fprintf(w, "loss: %.3f\nelapsed time (seconds): %.1f\n", r.Loss, r.Seconds)
-		return r
+	timeEval := func(m *model.Model) (eval.Result, error) {
+		r, err := (&eval.Evaluator{Model: m, BPTT: 25}).Run(ctx, data)
+		if err == nil {
+			fmt.Fprintf(w, "loss: %.3f\nelapsed time (seconds): %.1f\n", r.Loss, r.Seconds)
+		}
+		return r, err
 	}
-	rf := timeEval(fp)
-	rq := timeEval(qm)
+	rf, err := timeEval(fp)
+	if err != nil {
+		return nil, err
+	}
+	rq, err := timeEval(qm)
+	if err != nil {
+		return nil, err
+	}
 	sum.FP32 = Variant{Name: "fp32", Scheme: "fp32", SizeMB: float64(fpSize) / 1e6, Loss: rf.Loss, Seconds: rf.Seconds, Tokens: rf.Tokens}
 	sum.Int8 = Variant{Name: "int8", Scheme: scheme.String(), SizeMB: float64(st.Size()) / 1e6, Loss: rq.Loss, Seconds: rq.Seconds, Tokens: rq.Tokens}
 	sum.SizeRatio = sum.Int8.SizeMB / sum.FP32.SizeMB
