@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lstmq/lstmq"
 )
 
 func TestModelFlags(t *testing.T) {
@@ -156,9 +157,9 @@ func postJSON(t *testing.T, url string, body any, out any) int {
 	return resp.StatusCode
 }
 
-// TestServe serves the two fixture models by name, checks /v1/models
-// and PyTorch's scores of each over HTTP (1e-4), then stops serve as
-// SIGINT would: exit 0.
+// TestServe serves two fixture models by name, checks /v1/models and
+// their scores over HTTP (deep: PyTorch's, tied: the library's, 1e-4),
+// then stops serve as SIGINT would: exit 0.
 func TestServe(t *testing.T) {
 	url, stop := startServe(t, "--model", "deep="+deepPth, "--model", filepath.Join(torchDir, "tied.pth"), "--data", corpusDir, "--threads", "1")
 	var models struct{ Models []struct{ Name string } }
@@ -171,33 +172,27 @@ func TestServe(t *testing.T) {
 	if len(models.Models) != 2 || models.Models[0].Name != "deep" || models.Models[1].Name != "tied" {
 		t.Errorf("/v1/models: %+v", models)
 	}
-	b, err := os.ReadFile(filepath.Join(torchDir, "score", "score.json"))
+	texts, want := goldenScores(t, "fp32")
+	tied, err := lstmq.Open(filepath.Join(torchDir, "tied.pth"), lstmq.WithVocabulary(corpusDir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var g struct {
-		Models map[string]struct {
-			Variants map[string][]struct {
-				Text    string
-				Logprob float64
-			}
-		}
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
+	tiedScores, err := tied.NewSession().Score(context.Background(), texts)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"deep", "tied"} {
-		var texts []string
-		for _, s := range g.Models[name].Variants["fp32"] {
-			texts = append(texts, s.Text)
-		}
 		var res struct{ Results []struct{ Logprob float64 } }
 		if code := postJSON(t, url+"/v1/score", map[string]any{"model": name, "sentences": texts}, &res); code != 200 || len(res.Results) != len(texts) {
 			t.Fatalf("%s: %d, %d results", name, code, len(res.Results))
 		}
-		for i, s := range g.Models[name].Variants["fp32"] {
-			if d := math.Abs(res.Results[i].Logprob - s.Logprob); d > 1e-4 {
-				t.Errorf("%s %q: %v, PyTorch %v", name, s.Text, res.Results[i].Logprob, s.Logprob)
+		for i, r := range res.Results {
+			w := want[i] // PyTorch's
+			if name == "tied" {
+				w = tiedScores[i].LogProb
+			}
+			if math.Abs(r.Logprob-w) > 1e-4 {
+				t.Errorf("%s %q: %v, want %v", name, texts[i], r.Logprob, w)
 			}
 		}
 	}

@@ -18,7 +18,6 @@ type job struct {
 	kind     string   // "score" or "next"
 	texts    []string // sentences, or one context
 	k        int      // next: how many candidates
-	enqueued time.Time
 	release  func() // gives back the request's queue slot
 	done     chan struct{}
 
@@ -41,10 +40,11 @@ func (j *job) finish(err error) {
 // and in order.
 //
 // A round starts with the oldest request. It takes what is already
-// queued, and waits (until BatchDelay after its first request arrived)
-// only while it has fewer requests than the round before: at a steady
-// concurrency of n clients it waits for the n to come back, and a lone
-// client never waits.
+// queued, and waits (for at most BatchDelay from the start of the round)
+// only while it has fewer requests than were in the system at the end of
+// the round before (that round's and those queued meanwhile): at a
+// steady concurrency of n clients it waits for the n to come back, up to
+// MaxBatch, and a lone client never waits.
 type batcher struct {
 	s    *Server
 	sv   *served
@@ -52,7 +52,7 @@ type batcher struct {
 	jobs chan *job
 	stop chan struct{}
 	done chan struct{}
-	prev int // requests in the last round
+	want int // requests the next round waits for: those in the system at the end of the last one
 }
 
 func newBatcher(s *Server, sv *served) *batcher {
@@ -82,7 +82,7 @@ func (b *batcher) close() {
 // do queues j (whose release is set) and waits for its result or for
 // ctx to end.
 func (b *batcher) do(ctx context.Context, j *job) error {
-	j.ctx, j.enqueued, j.done = ctx, time.Now(), make(chan struct{})
+	j.ctx, j.done = ctx, make(chan struct{})
 	select {
 	case b.jobs <- j:
 	default: // cannot happen while admit bounds the queue, but never block
@@ -111,6 +111,7 @@ func (b *batcher) run() {
 			}
 		}
 		round, rows := []*job{first}, len(first.texts)
+		deadline := time.Now().Add(b.s.cfg.BatchDelay)
 		var timer *time.Timer
 	gather:
 		for rows < b.s.cfg.MaxBatch {
@@ -118,8 +119,8 @@ func (b *batcher) run() {
 			select {
 			case j = <-b.jobs:
 			default:
-				wait := time.Until(first.enqueued.Add(b.s.cfg.BatchDelay))
-				if len(round) >= b.prev || wait <= 0 {
+				wait := time.Until(deadline)
+				if len(round) >= b.want || wait <= 0 {
 					break gather
 				}
 				if timer == nil {
@@ -142,8 +143,13 @@ func (b *batcher) run() {
 		if timer != nil {
 			timer.Stop()
 		}
-		b.prev = len(round)
 		b.runRound(round)
+		// The requests of this round, whose clients may send again at
+		// once, and those that queued meanwhile: with n clients, n.
+		b.want = min(len(round)+len(b.jobs), b.s.cfg.MaxBatch)
+		if held != nil {
+			b.want++
+		}
 	}
 }
 
