@@ -14,12 +14,12 @@ import (
 
 // A job is one score or next request waiting for the batcher.
 type job struct {
-	ctx      context.Context
-	kind     string   // "score" or "next"
-	texts    []string // sentences, or one context
-	k        int      // next: how many candidates
-	release  func() // gives back the request's queue slot
-	done     chan struct{}
+	ctx     context.Context
+	kind    string   // "score" or "next"
+	texts   []string // sentences, or one context
+	k       int      // next: how many candidates
+	release func()   // gives back the request's queue slot
+	done    chan struct{}
 
 	score []lstmq.SentenceScore
 	next  []lstmq.Candidate
