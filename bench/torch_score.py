@@ -1,6 +1,6 @@
 """Sentence-scoring speed of PyTorch on a word_language_model checkpoint: log-probabilities of whole sentences.
 
-usage: /usr/bin/python3 bench/torch_score.py MODEL.pth DATA_DIR [--batch-size 16] [--lines N] [--threads 1] [--int8]
+usage: /usr/bin/python3 bench/torch_score.py MODEL.pth DATA_DIR [--batch-size 16] [--lines N] [--threads 1] [--int8] [--per-sentence FILE]
 prints one JSON line: {"impl": "pytorch", "which": "int8"|"fp32", "batch_size": B, "sentences": S,
 "tokens": T, "seconds": s, "sentences_per_second": r, "logprob_sum": L}
 
@@ -58,6 +58,7 @@ def main():
     ap.add_argument('--lines', type=int, default=0, help='score only the first N lines of test.txt (0: all)')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--int8', action='store_true')
+    ap.add_argument('--per-sentence', metavar='FILE', help='also write each sentence\'s logprob, one per line in input order')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -93,7 +94,9 @@ def main():
             else:
                 raise SystemExit('word %r not in the dictionary, which has no <unk>' % w)
         sents.append(ids)
-    sents.sort(key=len)
+    order = sorted(range(len(sents)), key=lambda i: len(sents[i]))
+    sents = [sents[i] for i in order]
+    scores = []
 
     batches = []  # (input (T+1, B), targets (T+1, B), mask (T+1, B))
     for i in range(0, len(sents), args.batch_size):
@@ -121,7 +124,14 @@ def main():
             lp = torch.log_softmax(logits, dim=-1).gather(2, tgt.unsqueeze(2)).squeeze(2)
             per_sentence = lp.masked_fill(~mask, 0.0).double().sum(0)
             total += float(per_sentence.sum())
+            scores.extend(per_sentence.tolist())
     s = time.time() - start
+    if args.per_sentence:
+        by_line = [0.0] * len(scores)
+        for k, i in enumerate(order):
+            by_line[i] = scores[k]
+        with open(args.per_sentence, 'w') as f:
+            f.writelines('%.17g\n' % v for v in by_line)
     print(json.dumps({"impl": "pytorch", "which": which, "batch_size": args.batch_size, "sentences": len(sents),
                       "tokens": tokens, "seconds": s, "sentences_per_second": len(sents) / s,
                       "logprob_sum": total}))
