@@ -102,8 +102,12 @@ func Open(path string, opts ...Option) (*Model, error) {
 		m.vocab = v
 	}
 	if m.vocab != nil && len(m.vocab.words) != m.net.Tokens() {
+		source := cfg.vocabPath
+		if source == "" {
+			source = "the file"
+		}
 		return nil, mark(ErrVocabulary, "%s: model has %d tokens but the vocabulary of %s has %d words (a different corpus than the model was trained on?)",
-			path, m.net.Tokens(), cfg.vocabPath, len(m.vocab.words))
+			path, m.net.Tokens(), source, len(m.vocab.words))
 	}
 	return m, nil
 }
