@@ -113,5 +113,13 @@ func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
 		}
 		*e.Data = t.Data
 	}
+	// A decoder weight stored in the encoder weight's storage, with the
+	// same shape and values, is the same Parameter in PyTorch (the
+	// example's --tied): tie them again, so that it is counted, saved and
+	// trained once.
+	enc, dec := sd.Tensors["encoder.weight"], sd.Tensors["decoder.weight"]
+	if enc.Storage != "" && enc.Storage == dec.Storage && p.NInp == p.NHid && slices.Equal(enc.Data, dec.Data) {
+		p.DecoderW = p.Encoder
+	}
 	return p, nil
 }

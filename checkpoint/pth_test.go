@@ -63,3 +63,42 @@ func TestStateDictSizeIsFileSize(t *testing.T) {
 		t.Errorf("StateDictSize = %d, %v; the file has %d bytes", n, err, st.Size())
 	}
 }
+
+// TestTiedLoadsTied checks that a PyTorch-saved tied model (decoder.weight
+// in encoder.weight's storage) loads tied: its parameters are counted once,
+// as sum(p.numel() for p in model.parameters()) counts them, and saving it
+// again writes one storage for both, as torch.save did: a file of the same
+// size (not byte for byte: gen.py's model has other module metadata than
+// the example's LSTMModel, which SavePth writes).
+func TestTiedLoadsTied(t *testing.T) {
+	for _, name := range []string{"tied.pth", "tied_legacy.pth"} {
+		_, p, err := LoadPth(filepath.Join(torchDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !Tied(p) {
+			t.Fatalf("%s: not tied", name)
+		}
+		// ntoken 291, ninp = nhid 16, 2 layers: the encoder, 2 layers of
+		// W_ih, W_hh (64×16 each) and two biases of 64, the decoder bias.
+		if want := 291*16 + 2*(2*64*16+2*64) + 291; CountParams(p) != want {
+			t.Errorf("%s: %d parameters, want %d", name, CountParams(p), want)
+		}
+		out := filepath.Join(t.TempDir(), "tied.pth")
+		if err := SavePth(out, p); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.Stat(out)
+		want, _ := os.Stat(filepath.Join(torchDir, "tied.pth"))
+		if got.Size() != want.Size() {
+			t.Errorf("%s: saved again, %d bytes; torch.save wrote %d", name, got.Size(), want.Size())
+		}
+		sd, err := pth.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, d := sd.Tensors["encoder.weight"], sd.Tensors["decoder.weight"]; e.Storage != d.Storage {
+			t.Errorf("%s: saved again with the decoder in storage %q, the encoder in %q", name, d.Storage, e.Storage)
+		}
+	}
+}
