@@ -28,15 +28,8 @@ func decode(r *http.Request, dst any) error {
 		return errorf(http.StatusBadRequest, "reading the body: %v", err)
 	}
 	if !utf8.Valid(body) {
-		off := 0
-		for off < len(body) {
-			c, n := utf8.DecodeRune(body[off:])
-			if c == utf8.RuneError && n <= 1 {
-				break
-			}
-			off += n
-		}
-		return errorf(http.StatusBadRequest, "the body is not valid UTF-8: byte 0x%02x at offset %d", body[off], off)
+		_, err := corpus.Split(string(body)) // names the first bad byte and its offset
+		return errorf(http.StatusBadRequest, "the body: %v", err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errorf(http.StatusBadRequest, "empty body: want a JSON object")

@@ -110,6 +110,10 @@ func (b *batcher) run() {
 				return
 			}
 		}
+		if err := first.ctx.Err(); err != nil { // its client is gone: nothing to wait for
+			first.finish(err)
+			continue
+		}
 		round, rows := []*job{first}, len(first.texts)
 		deadline := time.Now().Add(b.s.cfg.BatchDelay)
 		var timer *time.Timer
@@ -133,6 +137,10 @@ func (b *batcher) run() {
 				case <-b.stop:
 					break gather
 				}
+			}
+			if err := j.ctx.Err(); err != nil {
+				j.finish(err)
+				continue
 			}
 			if rows+len(j.texts) > b.s.cfg.MaxBatch {
 				held = j

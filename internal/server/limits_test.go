@@ -46,7 +46,7 @@ func TestBadInput(t *testing.T) {
 		{"trailing garbage", "POST", "/v1/score", `{"model": "deep", "sentences": []} x`, 400, "invalid JSON"},
 		{"empty body", "POST", "/v1/next", ``, 400, "empty body"},
 		{"not an object", "POST", "/v1/next", `["the"]`, 400, "must be a JSON object, got array"},
-		{"invalid UTF-8", "POST", "/v1/score", []byte("{\"model\": \"deep\", \"sentences\": [\"the \xff cat\"]}"), 400, "not valid UTF-8: byte 0xff at offset 37"},
+		{"invalid UTF-8", "POST", "/v1/score", []byte("{\"model\": \"deep\", \"sentences\": [\"the \xff cat\"]}"), 400, "the body: invalid UTF-8: byte 0xff at offset 37"},
 		{"missing model", "POST", "/v1/score", map[string]any{"sentences": []string{"the"}}, 400, `missing field "model"`},
 		{"missing sentences", "POST", "/v1/score", map[string]any{"model": "deep"}, 400, `missing field "sentences"`},
 		{"missing context", "POST", "/v1/next", map[string]any{"model": "deep"}, 400, `missing field "context"`},
