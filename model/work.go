@@ -18,28 +18,30 @@ type Work struct {
 
 	f32s [][]float32
 	u8s  [][]uint8
+	i32s [][]int32
 	nf   int
 	nu   int
+	ni   int
 }
 
 // NewWork returns an empty Work whose products run on pool (nil: one thread).
 func NewWork(pool *parallel.Pool) *Work { return &Work{pool: pool} }
 
 // Mark is a point to release a Work's scratch back to.
-type Mark struct{ nf, nu int }
+type Mark struct{ nf, nu, ni int }
 
 // Mark returns the current scratch position.
 func (w *Work) Mark() Mark {
 	if w == nil {
 		return Mark{}
 	}
-	return Mark{w.nf, w.nu}
+	return Mark{w.nf, w.nu, w.ni}
 }
 
 // Release hands back every buffer taken since m.
 func (w *Work) Release(m Mark) {
 	if w != nil {
-		w.nf, w.nu = m.nf, m.nu
+		w.nf, w.nu, w.ni = m.nf, m.nu, m.ni
 	}
 }
 
@@ -66,6 +68,14 @@ func (w *Work) Uint8s(n int) []uint8 {
 		return make([]uint8, n)
 	}
 	return take(&w.u8s, &w.nu, n)
+}
+
+// Int32s returns the next scratch buffer of n int32s.
+func (w *Work) Int32s(n int) []int32 {
+	if w == nil {
+		return make([]int32, n)
+	}
+	return take(&w.i32s, &w.ni, n)
 }
 
 // take returns buffer *next of bufs, grown to n, and advances *next.

@@ -103,6 +103,14 @@ func QuantizeWeightsPerBlock(w []float32, rows, block int) (q []int8, scales []f
 // and returns float32(scale) and zp. PyTorch's dynamic modules call it with
 // qmin 0 and qmax 255, or 127 with reduce_range.
 func ChooseActivationParams(lo, hi float32, qmin, qmax int32) (scale float32, zp int32) {
+	s, zp := chooseActivationParams64(lo, hi, qmin, qmax)
+	return float32(s), zp
+}
+
+// chooseActivationParams64 is ChooseActivationParams with the scale in
+// float64, as PyTorch's own copy (QuantUtils.h) keeps it and its oneDNN
+// path uses it.
+func chooseActivationParams64(lo, hi float32, qmin, qmax int32) (scale float64, zp int32) {
 	lo = min(lo, 0)
 	hi = max(hi, 0)
 	s := (float64(hi) - float64(lo)) / float64(qmax-qmin)
@@ -139,7 +147,7 @@ func ChooseActivationParams(lo, hi float32, qmin, qmax int32) (scale float32, zp
 	default:
 		zp = int32(math.RoundToEven(z))
 	}
-	return float32(s), zp
+	return s, zp
 }
 
 // quantizeU8 writes dst[i] = clamp(zp + round_half_even(x[i]·inv), 0, qmax),

@@ -45,12 +45,25 @@ func (l *Linear) ForwardBlocks(w *model.Work, x []float32, m, rows int, emit fun
 	mk := w.Mark()
 	defer w.Release(mk)
 	rows = max(rows, 1)
-	a, s, zp := l.act.quantize(w, x[:m*l.W.Cols])
+	onednn := l.act.onednn(l.W)
+	var a []uint8
+	var s, inv float32
+	var zp int32
+	if onednn {
+		a, inv, zp = quantizeOneDNN(w, x[:m*l.W.Cols])
+	} else {
+		a, s, zp = l.act.quantize(w, x[:m*l.W.Cols])
+	}
 	out := w.Float32s(min(rows, m) * l.W.Rows)
 	for r0 := 0; r0 < m; r0 += rows {
 		r1 := min(r0+rows, m)
 		o := out[:(r1-r0)*l.W.Rows]
-		l.W.kern.mulDequant(w, o, a[r0*l.W.Cols:r1*l.W.Cols], r1-r0, s, zp, l.Bias)
+		ar := a[r0*l.W.Cols : r1*l.W.Cols]
+		if onednn {
+			l.W.mulOneDNN(w, o, ar, r1-r0, inv, zp, l.Bias)
+		} else {
+			l.W.kern.mulDequant(w, o, ar, r1-r0, s, zp, l.Bias)
+		}
 		if err := emit(o, r0, r1); err != nil {
 			return err
 		}

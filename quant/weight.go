@@ -23,7 +23,8 @@ type Weight struct {
 	Scales     []float32
 	Block      int
 
-	kern kernel
+	kern      kernel
+	invScales []float32 // the onednn arithmetic's inv_w (Block 0)
 }
 
 // NewWeight checks the shapes and packs q
@@ -51,6 +52,9 @@ func NewWeight(q []int8, rows, cols int, scales []float32, block int) (*Weight, 
 	}
 	w := &Weight{Rows: rows, Cols: cols, Scales: scales, Block: block}
 	w.kern = newKernel(w, q)
+	if block == 0 {
+		w.invScales = invScales(scales)
+	}
 	return w, nil
 }
 
@@ -137,6 +141,11 @@ type act struct{ qmax int32 }
 func (q act) forward(wk *model.Work, w *Weight, dst, x []float32, m int, bias []float32) {
 	mk := wk.Mark()
 	defer wk.Release(mk)
+	if q.onednn(w) {
+		a, inv, zp := quantizeOneDNN(wk, x[:m*w.Cols])
+		w.mulOneDNN(wk, dst, a, m, inv, zp, bias)
+		return
+	}
 	a, s, zp := q.quantize(wk, x[:m*w.Cols])
 	w.kern.mulDequant(wk, dst, a, m, s, zp, bias)
 }

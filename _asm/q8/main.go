@@ -91,8 +91,9 @@ func main() {
 		dot:  func(w, bc, acc VecPhysical, _ int) { vexVPDPBUSD(w, bc, acc) },
 	}
 	for _, k := range []kernel{vnni, avx2, avxvnni} {
-		gemm(k, false)
-		gemm(k, true)
+		gemm(k, modeMul)
+		gemm(k, modeDequant)
+		gemm(k, modeOneDNN)
 	}
 	quantize()
 	minMax()
@@ -173,22 +174,27 @@ func (k kernel) load(m Mem, v VecPhysical) {
 	}
 }
 
-func gemm(k kernel, dequant bool) {
+// The kernels' epilogues: the int32 sums, FBGEMM's dequantization, or
+// oneDNN's.
+const (
+	modeMul     = iota // c = acc
+	modeDequant        // d = float32(acc − za·rowSums)·(sa·scales) + bias
+	modeOneDNN         // d = (float32(acc − za·rowSums) + bias)·scales
+)
+
+func gemm(k kernel, mode int) {
 	cols := k.vecs * k.lanes
-	name := "mul" + k.name
+	dequant := mode != modeMul
+	name := []string{"mul", "mulDequant", "mulOneDNN"}[mode] + k.name
 	var sig string
 	if dequant {
-		name = "mulDequant" + k.name
 		sig = "func(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, sa float32, za int32)"
 	} else {
 		sig = "func(c *int32, ldc int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int)"
 	}
 	TEXT(name, NOSPLIT, sig)
-	if dequant {
-		Doc(fmt.Sprintf("%s computes one %d-column tile of MulU8Dequant; see q8_amd64.go.", name, cols))
-	} else {
-		Doc(fmt.Sprintf("%s computes one %d-column tile of MulU8; see q8_amd64.go.", name, cols))
-	}
+	Doc(fmt.Sprintf("%s computes one %d-column tile of %s; see q8_amd64.go.", name, cols,
+		[]string{"MulU8", "MulU8Dequant", "MulU8OneDNN"}[mode]))
 	Load(Param("a"), a0)
 	Load(Param("lda"), lda)
 	Load(Param("m"), mm)
@@ -216,11 +222,12 @@ func gemm(k kernel, dequant bool) {
 	}
 	for mr := k.rows; mr >= 1; mr-- {
 		Label(fmt.Sprintf("rows%d", mr))
-		body(k, mr, dequant)
+		body(k, mr, mode)
 	}
 }
 
-func body(k kernel, mr int, dequant bool) {
+func body(k kernel, mr int, mode int) {
+	dequant := mode != modeMul
 	l := func(s string) string { return fmt.Sprintf("%s%d", s, mr) }
 	for i := 0; i < mr; i++ {
 		for r := 0; r < k.vecs; r++ {
@@ -298,9 +305,9 @@ func body(k kernel, mr int, dequant bool) {
 	}
 	TESTQ(tmp, tmp)
 	JZ(LabelRef(l("nobias")))
-	epilogue(k, mr, true)
+	epilogue(k, mr, true, mode == modeOneDNN)
 	Label(l("nobias"))
-	epilogue(k, mr, false)
+	epilogue(k, mr, false, mode == modeOneDNN)
 }
 
 func (k kernel) storeInt(v VecPhysical, m Mem) {
@@ -311,36 +318,48 @@ func (k kernel) storeInt(v VecPhysical, m Mem) {
 	}
 }
 
-// epilogue writes d[i, j] = float32(acc[i,j] − za·rowSums[j])·(sa·scales[j]) (+ bias[j]).
-func epilogue(k kernel, mr int, bias bool) {
+// epilogue writes d[i, j] = float32(acc[i,j] − za·rowSums[j])·(sa·scales[j]) (+ bias[j]),
+// or with onednn d[i, j] = (float32(acc[i,j] − za·rowSums[j]) (+ bias[j]))·scales[j].
+func epilogue(k kernel, mr int, bias, onednn bool) {
 	// Temporaries: the weight registers and the broadcast register are free.
 	t1, t2, t3 := k.w(0), k.w(1), k.bc
 	zav, sav := Z29, Z30 // AVX-512 only
 	for r := 0; r < k.vecs; r++ {
 		off := r * 4 * k.lanes
-		if k.lanes == 16 {
+		switch {
+		case k.lanes == 16:
 			VPMULLD(Mem{Base: cnt, Disp: off}, zav, t1)
-			VMULPS(Mem{Base: kk, Disp: off}, sav, t2)
-			if bias {
-				VMOVUPS(Mem{Base: tmp, Disp: off}, t3)
-			}
-		} else {
+		default:
 			VMOVD(tmp2.As32(), X(t3))
 			VPBROADCASTD(X(t3), t3)
 			VPMULLD(Mem{Base: cnt, Disp: off}, t3, t1)
+		}
+		switch {
+		case onednn:
+			VMOVUPS(Mem{Base: kk, Disp: off}, t2) // the output scales
+		case k.lanes == 16:
+			VMULPS(Mem{Base: kk, Disp: off}, sav, t2)
+		default:
 			VBROADCASTSS(X15, t3)
 			VMULPS(Mem{Base: kk, Disp: off}, t3, t2)
-			if bias {
-				VMOVUPS(Mem{Base: tmp, Disp: off}, t3)
-			}
+		}
+		if bias {
+			VMOVUPS(Mem{Base: tmp, Disp: off}, t3)
 		}
 		for i := 0; i < mr; i++ {
 			a := k.acc(i, r)
 			VPSUBD(t1, a, a)
 			VCVTDQ2PS(a, a)
-			VMULPS(t2, a, a)
-			if bias {
-				VADDPS(t3, a, a)
+			if onednn {
+				if bias {
+					VADDPS(t3, a, a)
+				}
+				VMULPS(t2, a, a)
+			} else {
+				VMULPS(t2, a, a)
+				if bias {
+					VADDPS(t3, a, a)
+				}
 			}
 			VMOVUPS(a, rowAddr(b0, b3, pan, i, off))
 		}

@@ -38,7 +38,7 @@ var (
 
 // Kernels is the package's family of implementations: "vnni" (512-bit
 // VPDPBUSD), "avxvnni" (256-bit VEX VPDPBUSD), "avx2" (VPMADDUBSW, exact
-// for activations up to 127) and the reference, "generic". LSTMQ_CPU caps
+// for activations up to 128) and the reference, "generic". LSTMQ_CPU caps
 // the choice; tests select each one.
 var Kernels = cpu.Register("q8", func(name string) {
 	impl = generic
@@ -73,7 +73,7 @@ type Packed struct {
 
 // RequireExact makes every later product exact for activations up to
 // maxA: where the kernel in use is exact only up to a smaller value (AVX2's
-// int16 pair sums saturate above 127), the products take the reference
+// int16 pair sums saturate above 128), the products take the reference
 // path. Call it before the Packed is shared.
 func (p *Packed) RequireExact(maxA uint8) { p.maxA = maxA }
 
@@ -154,9 +154,9 @@ func (p *Packed) Scales() []float32 { return p.scales }
 func (p *Packed) RowSums() []int32 { return p.rs[:p.n] }
 
 // MaxExactU8 is the largest activation value for which the active kernel is
-// exact: 255 for the VNNI kernels and the generic one, 127 for the AVX2
-// VPMADDUBSW kernel, whose int16 pair sums saturate above that
-// (2·255·127 > 32767 but 2·127·128 ≤ 32767).
+// exact: 255 for the VNNI kernels and the generic one, 128 for the AVX2
+// VPMADDUBSW kernel, whose int16 pair sums saturate above that (with
+// a ≤ 128 and w ∈ [−128, 127] they stay in [−32768, 32512]).
 func MaxExactU8() uint8 { return impl.maxU8 }
 
 // Kernel names the GEMM kernel in use (for reports and benchmarks).
@@ -200,12 +200,13 @@ func (p *Packed) MulU8(pool *parallel.Pool, acc []int32, a []uint8, m int) {
 
 // product holds one call's operands, run over ranges of its outputs:
 // columns for the reference (kern nil), tiles for a kernel. MulU8 sets acc,
-// MulU8Dequant dst.
+// MulU8Dequant dst, MulU8OneDNN dst and osc (bias then holds bq).
 type product struct {
 	p    *Packed
 	kern *kernel
 	acc  []int32
 	dst  []float32
+	osc  []float32
 	a    []uint8
 	m    int
 	sa   float32
@@ -218,10 +219,14 @@ func (t *product) Run(lo, hi int) {
 	switch {
 	case t.kern == nil && t.acc != nil:
 		t.p.mulGeneric(t.acc, t.a, t.m, lo, hi)
+	case t.kern == nil && t.osc != nil:
+		t.p.oneDNNGeneric(t.dst, t.a, t.m, t.za, t.osc, t.bias, lo, hi)
 	case t.kern == nil:
 		t.p.dequantGeneric(t.dst, t.a, t.m, t.sa, t.za, t.bias, lo, hi)
 	case t.acc != nil:
 		t.p.mulTiles(t.kern, t.acc, t.a, t.m, lo, hi)
+	case t.osc != nil:
+		t.p.oneDNNTiles(t.kern, t.dst, t.a, t.m, t.za, t.osc, t.bias, lo, hi)
 	default:
 		t.p.dequantTiles(t.kern, t.dst, t.a, t.m, t.sa, t.za, t.bias, lo, hi)
 	}
@@ -353,6 +358,69 @@ func (p *Packed) dequantTiles(kern *kernel, dst []float32, a []uint8, m int, sa 
 			kern.mul(&s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0)
 			for r := range i1 - i0 {
 				dequantRow(dst[(i0+r)*n+j0:(i0+r)*n+n], s[r*kern.cols:r*kern.cols+w], p.rs[j0:n], p.sc[j0:n], bb, sa, za)
+			}
+		}
+	}
+}
+
+// MulU8OneDNN computes MulU8 and turns the sums into float32 as oneDNN's
+// int8 GEMM post-processing does (PyTorch's onednn engine):
+//
+//	x = acc[i,j] − za·RowSums[j]                    (int32, wrapping)
+//	dst[i*n+j] = (float32(x) + bq[j])·osc[j]        (each op rounded to float32)
+//
+// osc holds the output scale of each output (len ≥ n) and bq the bias
+// already scaled into the accumulator's domain (nil: no add). The Packed's
+// own scales are not used.
+func (p *Packed) MulU8OneDNN(pool *parallel.Pool, dst []float32, a []uint8, m int, za int32, osc, bq []float32) {
+	p.check(len(dst), a, m)
+	if len(osc) < p.n || bq != nil && len(bq) < p.n {
+		panic("q8: MulU8OneDNN: short osc or bq")
+	}
+	if m == 0 || p.n == 0 {
+		return
+	}
+	kern := impl
+	if !p.exactKernel(kern) {
+		product{p: p, dst: dst, osc: osc, a: a, m: m, za: za, bias: bq}.run(pool, p.n, 16*p.grain(m, 16))
+		return
+	}
+	tiles := (p.n + kern.cols - 1) / kern.cols
+	product{p: p, kern: kern, dst: dst, osc: osc, a: a, m: m, za: za, bias: bq}.run(pool, tiles, p.grain(m, kern.cols))
+}
+
+func (p *Packed) oneDNNTiles(kern *kernel, dst []float32, a []uint8, m int, za int32, osc, bq []float32, t0, t1 int) {
+	n, k, panel := p.n, p.k, p.kq*64
+	nb := (m + kern.rows - 1) / kern.rows
+	for t := t0; t < t1; t++ {
+		j0 := t * kern.cols
+		b := &p.b[j0*p.kq*4]
+		pf := 0
+		if t+1 < t1 && m > 1 {
+			pf = 1
+		}
+		if j0+kern.cols <= n {
+			var bp *float32
+			if bq != nil {
+				bp = &bq[j0]
+			}
+			for blk := range nb {
+				i0, i1 := rowBlock(m, nb, blk)
+				kern.oneDNN(&dst[i0*n+j0], n, &a[i0*k], k, i1-i0, b, k, panel, pfBlock(pf, blk), &p.rs[j0], &osc[j0], bp, za)
+			}
+			continue
+		}
+		var s [rowsMax * tileMax]int32
+		w := n - j0
+		var bb []float32
+		if bq != nil {
+			bb = bq[j0:n]
+		}
+		for blk := range nb {
+			i0, i1 := rowBlock(m, nb, blk)
+			kern.mul(&s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0)
+			for r := range i1 - i0 {
+				oneDNNRow(dst[(i0+r)*n+j0:(i0+r)*n+n], s[r*kern.cols:r*kern.cols+w], p.rs[j0:n], osc[j0:n], bb, za)
 			}
 		}
 	}

@@ -46,6 +46,25 @@ func mulAVXVNNI(c *int32, ldc int, a *uint8, lda int, m int, b *int8, k int, pan
 //go:noescape
 func mulDequantAVXVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, sa float32, za int32)
 
+// mulOneDNNVNNI is mulVNNI with oneDNN's float epilogue (MulU8OneDNN): the
+// scales argument holds the output scales, bias the scaled biases, sa is
+// unused:
+//
+//	d[i*ldd+j] = (float32(s − za·rowSums[j]) + bias[j]) · scales[j]   // bias == nil: no add
+//
+//go:noescape
+func mulOneDNNVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, sa float32, za int32)
+
+// mulOneDNNAVXVNNI is mulAVXVNNI with oneDNN's float epilogue (see mulOneDNNVNNI).
+//
+//go:noescape
+func mulOneDNNAVXVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, sa float32, za int32)
+
+// mulOneDNNAVX2 is mulAVX2 with oneDNN's float epilogue (see mulOneDNNVNNI).
+//
+//go:noescape
+func mulOneDNNAVX2(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, sa float32, za int32)
+
 // mulAVX2 is the tile kernel with VPMADDUBSW + VPMADDWD + VPADDD (AVX2): 4
 // rows, 16 columns. VPMADDUBSW adds a[p]·W[p] + a[p+1]·W[p+1] in int16 with
 // saturation, so the result is exact only when every a ≤ 127.
@@ -99,7 +118,7 @@ const (
 var (
 	kernVNNI    = &kernel{name: "vnni", cols: 64, rows: 6, maxU8: 255, asm: asmVNNI}
 	kernAVXVNNI = &kernel{name: "avxvnni", cols: 16, rows: 6, maxU8: 255, asm: asmAVXVNNI}
-	kernAVX2    = &kernel{name: "avx2", cols: 16, rows: 4, maxU8: 127, asm: asmAVX2}
+	kernAVX2    = &kernel{name: "avx2", cols: 16, rows: 4, maxU8: 128, asm: asmAVX2} // a ≤ 128: a0·w0 + a1·w1 ∈ [−32768, 32512] fits int16
 )
 
 func (k *kernel) mul(c *int32, ldc int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int) {
@@ -121,6 +140,17 @@ func (k *kernel) deq(d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk 
 		mulDequantAVXVNNI(d, ldd, a, lda, m, b, kk, panel, pf, rowSums, scales, bias, sa, za)
 	case asmAVX2:
 		mulDequantAVX2(d, ldd, a, lda, m, b, kk, panel, pf, rowSums, scales, bias, sa, za)
+	}
+}
+
+func (k *kernel) oneDNN(d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, za int32) {
+	switch k.asm {
+	case asmVNNI:
+		mulOneDNNVNNI(d, ldd, a, lda, m, b, kk, panel, pf, rowSums, scales, bias, 0, za)
+	case asmAVXVNNI:
+		mulOneDNNAVXVNNI(d, ldd, a, lda, m, b, kk, panel, pf, rowSums, scales, bias, 0, za)
+	case asmAVX2:
+		mulOneDNNAVX2(d, ldd, a, lda, m, b, kk, panel, pf, rowSums, scales, bias, 0, za)
 	}
 }
 

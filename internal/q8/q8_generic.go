@@ -58,6 +58,40 @@ func (p *Packed) dequantGeneric(dst []float32, a []uint8, m int, sa float32, za 
 	}
 }
 
+// oneDNNGeneric is dequantGeneric with oneDNN's epilogue (oneDNNRow).
+func (p *Packed) oneDNNGeneric(dst []float32, a []uint8, m int, za int32, osc, bq []float32, j0, j1 int) {
+	var acc [64]int32
+	n, k := p.n, p.k
+	for i := range m {
+		ar := a[i*k : (i+1)*k]
+		for c0 := j0; c0 < j1; c0 += len(acc) {
+			c1 := min(c0+len(acc), j1)
+			s := acc[:c1-c0]
+			for j := c0; j < c1; j++ {
+				s[j-c0] = p.dot(j, ar)
+			}
+			var bb []float32
+			if bq != nil {
+				bb = bq[c0:c1]
+			}
+			oneDNNRow(dst[i*n+c0:i*n+c1], s, p.rs[c0:c1], osc[c0:c1], bb, za)
+		}
+	}
+}
+
+// oneDNNRow writes d[j] = (float32(acc[j] − za·rs[j]) + bq[j])·osc[j], each
+// operation rounded separately as oneDNN's post-processing does (bq nil: no
+// add).
+func oneDNNRow(d []float32, acc, rs []int32, osc, bq []float32, za int32) {
+	for j, x := range acc {
+		v := float32(x - za*rs[j])
+		if bq != nil {
+			v = float32(v + bq[j])
+		}
+		d[j] = float32(v * osc[j])
+	}
+}
+
 // dequantRow writes d[j] = float32(acc[j] − za·rs[j])·(sa·sc[j]) + bias[j],
 // each operation rounded separately as in FBGEMM (the explicit conversions
 // keep the compiler from fusing the multiply and the add).

@@ -26,4 +26,8 @@ func (k *kernel) deq(d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk 
 	panic("q8: no assembly")
 }
 
+func (k *kernel) oneDNN(d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, za int32) {
+	panic("q8: no assembly")
+}
+
 func (k *kernel) peak(n int) { panic("q8: no assembly") }
