@@ -30,8 +30,9 @@ func addLibFlags(c *cobra.Command, batch int) *libFlags {
 	return lf
 }
 
-// open opens the model as the flags say, quantized if asked.
-func (lf *libFlags) open() (*lstmq.Model, error) {
+// open opens the model as the flags say, quantized if asked; extra options
+// come after the flags' own.
+func (lf *libFlags) open(extra ...lstmq.Option) (*lstmq.Model, error) {
 	switch {
 	case lf.model == "":
 		return nil, usagef("--model is required")
@@ -49,7 +50,7 @@ func (lf *libFlags) open() (*lstmq.Model, error) {
 	case lf.data != "":
 		opts = append(opts, lstmq.WithVocabulary(lf.data))
 	}
-	m, err := lstmq.Open(lf.model, opts...)
+	m, err := lstmq.Open(lf.model, append(opts, extra...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -82,7 +82,7 @@ Concurrent score and next requests are batched. It listens at once and loads the
 	f.IntVar(&cfg.MaxQueue, "max-queue", cfg.MaxQueue, "requests waiting for or running model work, per model; past it 429")
 	f.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "largest request body in bytes; past it 413")
 	f.IntVar(&cfg.MaxSentences, "max-sentences", cfg.MaxSentences, "sentences per score request; past it 413")
-	f.IntVar(&cfg.MaxWords, "max-words", cfg.MaxWords, fmt.Sprintf("words per request (all its texts, or the words to generate), at most %d; past it 413", lstmq.DefaultMaxWords))
+	f.IntVar(&cfg.MaxWords, "max-words", cfg.MaxWords, "words per request (all its texts, or the words to generate); past it 413")
 	f.IntVar(&cfg.MaxK, "max-k", cfg.MaxK, "candidates per next or feed request; past it 413")
 	f.DurationVar(&cfg.SessionIdle, "session-idle", cfg.SessionIdle, "close a session unused this long")
 	f.IntVar(&cfg.MaxSessions, "max-sessions", cfg.MaxSessions, "open sessions; past it 429")
@@ -136,7 +136,7 @@ Concurrent score and next requests are batched. It listens at once and loads the
 			for _, m := range models {
 				start := time.Now()
 				lf.model = m.path
-				lm, err := lf.open()
+				lm, err := lf.open(lstmq.WithMaxWords(cfg.MaxWords))
 				if err == nil {
 					err = srv.Load(m.name, lm, time.Since(start))
 				}

@@ -48,7 +48,7 @@ func TestServeUsage(t *testing.T) {
 		{[]string{"serve", "--data", corpusDir}, "--model is required"},
 		{[]string{"serve", "--model", deepPth, "--max-batch", "0"}, "--max-batch must be >= 1"},
 		{[]string{"serve", "--model", deepPth, "--batch-delay", "-1s"}, "--batch-delay must be >= 0"},
-		{[]string{"serve", "--model", deepPth, "--max-words", "5000"}, "--max-words must be <= 4096"},
+		{[]string{"serve", "--model", deepPth, "--max-words", "0"}, "--max-words must be >= 1"},
 		{[]string{"serve", "--model", deepPth, "--log-format", "xml"}, "--log-format must be text or json"},
 		{[]string{"serve", "--model", deepPth, "--model", deepPth}, `two models named "deep"`},
 		{[]string{"serve", "--model", deepPth, "--data", corpusDir, "--addr", "127.0.0.1:0", "--quantize", "int4"}, "--quantize must be int8"},

@@ -91,9 +91,6 @@ func (c *Config) Check() error {
 		}
 	}
 	switch {
-	case c.MaxWords > lstmq.DefaultMaxWords:
-		// The models are opened with the library's default words limit.
-		return fmt.Errorf("--max-words must be <= %d, got %d", lstmq.DefaultMaxWords, c.MaxWords)
 	case c.BatchDelay < 0:
 		return fmt.Errorf("--batch-delay must be >= 0, got %v", c.BatchDelay)
 	case c.ShutdownTimeout < 0:
