@@ -136,6 +136,7 @@ func main() {
 		scaleKernel(l)
 	}
 	addChain()
+	torchKernels()
 	if *dispatch != "" {
 		src, err := format.Source(disp.Bytes())
 		if err != nil {

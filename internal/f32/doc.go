@@ -38,6 +38,21 @@
 // σ(x) = 1/(1+e⁻ˣ) inherits that relative error; tanh(x) = 1 − 2/(1+e²ˣ)
 // has an absolute error of a few 1e-8 (its relative error is large only
 // where |tanh x| is far below 1e-7).
+//
+// # PyTorch-exact pointwise math
+//
+// LSTMCellTorch, SigmoidTorch, TanhTorch and ExpTorch give, bit for bit, what
+// PyTorch 1.13 (Debian's build: Sleef 3.5.1, glibc 2.36, AVX2 kernels)
+// computes in its LSTM cell, the quantized dynamic LSTM's included: exp and
+// tanh are Sleef's expf_u10 and tanhf_u10 on every element; sigmoid is
+// 1/(expf_u10(0−a)+1) on the whole 16-element blocks of each contiguous row
+// and glibc's 1/(1+expf(−a)) on the rest (32-element blocks for PyTorch's
+// AVX-512 kernels: LSTMCellTorchBlock). The references (torchmath_generic.go)
+// transcribe Sleef's and glibc's code one rounding at a time, with an exact
+// float32 FMA (fma32) and explicit float32 conversions so that Go cannot fuse
+// them; the AVX2 kernels (run at every SIMD level) use the same roundings.
+// testdata/torch/gen_torchmath.py writes the golden values the tests compare
+// against with no tolerance.
 package f32
 
 //go:generate sh -c "cd ../../_asm && go run -tags generate ./f32 -out ../internal/f32/kernels_amd64.s -stubs ../internal/f32/kernels_amd64.go -pkg f32 -dispatch ../internal/f32/gemm_dispatch_amd64.go"

@@ -1008,3 +1008,42 @@ func scale512(x *float32, n int, r float32)
 //
 //go:noescape
 func addChain(n int) int
+
+// sleefExp256 sets dst[i] = sleefExpf(x[i]) for i < n, n a multiple of 8 (AVX2+FMA):
+//
+//	for i := range n {
+//		dst[i] = sleefExpf(x[i])
+//	}
+//
+//go:noescape
+func sleefExp256(dst *float32, x *float32, n int)
+
+// sleefTanh256 sets dst[i] = sleefTanhf(x[i]) for i < n, n a multiple of 8 (AVX2+FMA):
+//
+//	for i := range n {
+//		dst[i] = sleefTanhf(x[i])
+//	}
+//
+//go:noescape
+func sleefTanh256(dst *float32, x *float32, n int)
+
+// sleefSigmoid256 sets dst[i] = sigmoidSleef(x[i]) for i < n, n a multiple of 8 (AVX2+FMA):
+//
+//	for i := range n {
+//		dst[i] = sigmoidSleef(x[i])
+//	}
+//
+//go:noescape
+func sleefSigmoid256(dst *float32, x *float32, n int)
+
+// lstmCellTorch256 is the PyTorch-exact LSTM pointwise update for j < n, n a multiple of 8, all sigmoids on the vector path (AVX2+FMA):
+//
+//	for j := range n {
+//		i, f := sigmoidSleef(gates[j]), sigmoidSleef(gates[h+j])
+//		g, o := sleefTanhf(gates[2*h+j]), sigmoidSleef(gates[3*h+j])
+//		c[j] = float32(float32(f*c[j]) + float32(i*g))
+//		hOut[j] = float32(o * sleefTanhf(c[j]))
+//	}
+//
+//go:noescape
+func lstmCellTorch256(gates *float32, h int, c *float32, hOut *float32, n int)

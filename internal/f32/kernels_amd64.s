@@ -11969,3 +11969,790 @@ loop:
 done:
 	MOVQ CX, ret+8(FP)
 	RET
+
+DATA sleefconsts<>+0(SB)/4, $0x3fb8aa3b
+DATA sleefconsts<>+4(SB)/4, $0x3fb8aa3b
+DATA sleefconsts<>+8(SB)/4, $0x3fb8aa3b
+DATA sleefconsts<>+12(SB)/4, $0x3fb8aa3b
+DATA sleefconsts<>+16(SB)/4, $0x3fb8aa3b
+DATA sleefconsts<>+20(SB)/4, $0x3fb8aa3b
+DATA sleefconsts<>+24(SB)/4, $0x3fb8aa3b
+DATA sleefconsts<>+28(SB)/4, $0x3fb8aa3b
+DATA sleefconsts<>+32(SB)/4, $0xbf317200
+DATA sleefconsts<>+36(SB)/4, $0xbf317200
+DATA sleefconsts<>+40(SB)/4, $0xbf317200
+DATA sleefconsts<>+44(SB)/4, $0xbf317200
+DATA sleefconsts<>+48(SB)/4, $0xbf317200
+DATA sleefconsts<>+52(SB)/4, $0xbf317200
+DATA sleefconsts<>+56(SB)/4, $0xbf317200
+DATA sleefconsts<>+60(SB)/4, $0xbf317200
+DATA sleefconsts<>+64(SB)/4, $0xb5bfbe8e
+DATA sleefconsts<>+68(SB)/4, $0xb5bfbe8e
+DATA sleefconsts<>+72(SB)/4, $0xb5bfbe8e
+DATA sleefconsts<>+76(SB)/4, $0xb5bfbe8e
+DATA sleefconsts<>+80(SB)/4, $0xb5bfbe8e
+DATA sleefconsts<>+84(SB)/4, $0xb5bfbe8e
+DATA sleefconsts<>+88(SB)/4, $0xb5bfbe8e
+DATA sleefconsts<>+92(SB)/4, $0xb5bfbe8e
+DATA sleefconsts<>+96(SB)/4, $0x39502bda
+DATA sleefconsts<>+100(SB)/4, $0x39502bda
+DATA sleefconsts<>+104(SB)/4, $0x39502bda
+DATA sleefconsts<>+108(SB)/4, $0x39502bda
+DATA sleefconsts<>+112(SB)/4, $0x39502bda
+DATA sleefconsts<>+116(SB)/4, $0x39502bda
+DATA sleefconsts<>+120(SB)/4, $0x39502bda
+DATA sleefconsts<>+124(SB)/4, $0x39502bda
+DATA sleefconsts<>+128(SB)/4, $0x3ab696c9
+DATA sleefconsts<>+132(SB)/4, $0x3ab696c9
+DATA sleefconsts<>+136(SB)/4, $0x3ab696c9
+DATA sleefconsts<>+140(SB)/4, $0x3ab696c9
+DATA sleefconsts<>+144(SB)/4, $0x3ab696c9
+DATA sleefconsts<>+148(SB)/4, $0x3ab696c9
+DATA sleefconsts<>+152(SB)/4, $0x3ab696c9
+DATA sleefconsts<>+156(SB)/4, $0x3ab696c9
+DATA sleefconsts<>+160(SB)/4, $0x3c0888a6
+DATA sleefconsts<>+164(SB)/4, $0x3c0888a6
+DATA sleefconsts<>+168(SB)/4, $0x3c0888a6
+DATA sleefconsts<>+172(SB)/4, $0x3c0888a6
+DATA sleefconsts<>+176(SB)/4, $0x3c0888a6
+DATA sleefconsts<>+180(SB)/4, $0x3c0888a6
+DATA sleefconsts<>+184(SB)/4, $0x3c0888a6
+DATA sleefconsts<>+188(SB)/4, $0x3c0888a6
+DATA sleefconsts<>+192(SB)/4, $0x3d2aaa7a
+DATA sleefconsts<>+196(SB)/4, $0x3d2aaa7a
+DATA sleefconsts<>+200(SB)/4, $0x3d2aaa7a
+DATA sleefconsts<>+204(SB)/4, $0x3d2aaa7a
+DATA sleefconsts<>+208(SB)/4, $0x3d2aaa7a
+DATA sleefconsts<>+212(SB)/4, $0x3d2aaa7a
+DATA sleefconsts<>+216(SB)/4, $0x3d2aaa7a
+DATA sleefconsts<>+220(SB)/4, $0x3d2aaa7a
+DATA sleefconsts<>+224(SB)/4, $0x3e2aaaab
+DATA sleefconsts<>+228(SB)/4, $0x3e2aaaab
+DATA sleefconsts<>+232(SB)/4, $0x3e2aaaab
+DATA sleefconsts<>+236(SB)/4, $0x3e2aaaab
+DATA sleefconsts<>+240(SB)/4, $0x3e2aaaab
+DATA sleefconsts<>+244(SB)/4, $0x3e2aaaab
+DATA sleefconsts<>+248(SB)/4, $0x3e2aaaab
+DATA sleefconsts<>+252(SB)/4, $0x3e2aaaab
+DATA sleefconsts<>+256(SB)/4, $0x3f000000
+DATA sleefconsts<>+260(SB)/4, $0x3f000000
+DATA sleefconsts<>+264(SB)/4, $0x3f000000
+DATA sleefconsts<>+268(SB)/4, $0x3f000000
+DATA sleefconsts<>+272(SB)/4, $0x3f000000
+DATA sleefconsts<>+276(SB)/4, $0x3f000000
+DATA sleefconsts<>+280(SB)/4, $0x3f000000
+DATA sleefconsts<>+284(SB)/4, $0x3f000000
+DATA sleefconsts<>+288(SB)/4, $0x394fb7ff
+DATA sleefconsts<>+292(SB)/4, $0x394fb7ff
+DATA sleefconsts<>+296(SB)/4, $0x394fb7ff
+DATA sleefconsts<>+300(SB)/4, $0x394fb7ff
+DATA sleefconsts<>+304(SB)/4, $0x394fb7ff
+DATA sleefconsts<>+308(SB)/4, $0x394fb7ff
+DATA sleefconsts<>+312(SB)/4, $0x394fb7ff
+DATA sleefconsts<>+316(SB)/4, $0x394fb7ff
+DATA sleefconsts<>+320(SB)/4, $0x3ab6bf7c
+DATA sleefconsts<>+324(SB)/4, $0x3ab6bf7c
+DATA sleefconsts<>+328(SB)/4, $0x3ab6bf7c
+DATA sleefconsts<>+332(SB)/4, $0x3ab6bf7c
+DATA sleefconsts<>+336(SB)/4, $0x3ab6bf7c
+DATA sleefconsts<>+340(SB)/4, $0x3ab6bf7c
+DATA sleefconsts<>+344(SB)/4, $0x3ab6bf7c
+DATA sleefconsts<>+348(SB)/4, $0x3ab6bf7c
+DATA sleefconsts<>+352(SB)/4, $0x3c08890d
+DATA sleefconsts<>+356(SB)/4, $0x3c08890d
+DATA sleefconsts<>+360(SB)/4, $0x3c08890d
+DATA sleefconsts<>+364(SB)/4, $0x3c08890d
+DATA sleefconsts<>+368(SB)/4, $0x3c08890d
+DATA sleefconsts<>+372(SB)/4, $0x3c08890d
+DATA sleefconsts<>+376(SB)/4, $0x3c08890d
+DATA sleefconsts<>+380(SB)/4, $0x3c08890d
+DATA sleefconsts<>+384(SB)/4, $0x3d2aaa5c
+DATA sleefconsts<>+388(SB)/4, $0x3d2aaa5c
+DATA sleefconsts<>+392(SB)/4, $0x3d2aaa5c
+DATA sleefconsts<>+396(SB)/4, $0x3d2aaa5c
+DATA sleefconsts<>+400(SB)/4, $0x3d2aaa5c
+DATA sleefconsts<>+404(SB)/4, $0x3d2aaa5c
+DATA sleefconsts<>+408(SB)/4, $0x3d2aaa5c
+DATA sleefconsts<>+412(SB)/4, $0x3d2aaa5c
+DATA sleefconsts<>+416(SB)/4, $0x3e2aaaaa
+DATA sleefconsts<>+420(SB)/4, $0x3e2aaaaa
+DATA sleefconsts<>+424(SB)/4, $0x3e2aaaaa
+DATA sleefconsts<>+428(SB)/4, $0x3e2aaaaa
+DATA sleefconsts<>+432(SB)/4, $0x3e2aaaaa
+DATA sleefconsts<>+436(SB)/4, $0x3e2aaaaa
+DATA sleefconsts<>+440(SB)/4, $0x3e2aaaaa
+DATA sleefconsts<>+444(SB)/4, $0x3e2aaaaa
+DATA sleefconsts<>+448(SB)/4, $0x3f800000
+DATA sleefconsts<>+452(SB)/4, $0x3f800000
+DATA sleefconsts<>+456(SB)/4, $0x3f800000
+DATA sleefconsts<>+460(SB)/4, $0x3f800000
+DATA sleefconsts<>+464(SB)/4, $0x3f800000
+DATA sleefconsts<>+468(SB)/4, $0x3f800000
+DATA sleefconsts<>+472(SB)/4, $0x3f800000
+DATA sleefconsts<>+476(SB)/4, $0x3f800000
+DATA sleefconsts<>+480(SB)/4, $0xc2d00000
+DATA sleefconsts<>+484(SB)/4, $0xc2d00000
+DATA sleefconsts<>+488(SB)/4, $0xc2d00000
+DATA sleefconsts<>+492(SB)/4, $0xc2d00000
+DATA sleefconsts<>+496(SB)/4, $0xc2d00000
+DATA sleefconsts<>+500(SB)/4, $0xc2d00000
+DATA sleefconsts<>+504(SB)/4, $0xc2d00000
+DATA sleefconsts<>+508(SB)/4, $0xc2d00000
+DATA sleefconsts<>+512(SB)/4, $0x42c80000
+DATA sleefconsts<>+516(SB)/4, $0x42c80000
+DATA sleefconsts<>+520(SB)/4, $0x42c80000
+DATA sleefconsts<>+524(SB)/4, $0x42c80000
+DATA sleefconsts<>+528(SB)/4, $0x42c80000
+DATA sleefconsts<>+532(SB)/4, $0x42c80000
+DATA sleefconsts<>+536(SB)/4, $0x42c80000
+DATA sleefconsts<>+540(SB)/4, $0x42c80000
+DATA sleefconsts<>+544(SB)/4, $0x7f800000
+DATA sleefconsts<>+548(SB)/4, $0x7f800000
+DATA sleefconsts<>+552(SB)/4, $0x7f800000
+DATA sleefconsts<>+556(SB)/4, $0x7f800000
+DATA sleefconsts<>+560(SB)/4, $0x7f800000
+DATA sleefconsts<>+564(SB)/4, $0x7f800000
+DATA sleefconsts<>+568(SB)/4, $0x7f800000
+DATA sleefconsts<>+572(SB)/4, $0x7f800000
+DATA sleefconsts<>+576(SB)/4, $0x410aa123
+DATA sleefconsts<>+580(SB)/4, $0x410aa123
+DATA sleefconsts<>+584(SB)/4, $0x410aa123
+DATA sleefconsts<>+588(SB)/4, $0x410aa123
+DATA sleefconsts<>+592(SB)/4, $0x410aa123
+DATA sleefconsts<>+596(SB)/4, $0x410aa123
+DATA sleefconsts<>+600(SB)/4, $0x410aa123
+DATA sleefconsts<>+604(SB)/4, $0x410aa123
+DATA sleefconsts<>+608(SB)/4, $0x7fffffff
+DATA sleefconsts<>+612(SB)/4, $0x7fffffff
+DATA sleefconsts<>+616(SB)/4, $0x7fffffff
+DATA sleefconsts<>+620(SB)/4, $0x7fffffff
+DATA sleefconsts<>+624(SB)/4, $0x7fffffff
+DATA sleefconsts<>+628(SB)/4, $0x7fffffff
+DATA sleefconsts<>+632(SB)/4, $0x7fffffff
+DATA sleefconsts<>+636(SB)/4, $0x7fffffff
+DATA sleefconsts<>+640(SB)/4, $0x80000000
+DATA sleefconsts<>+644(SB)/4, $0x80000000
+DATA sleefconsts<>+648(SB)/4, $0x80000000
+DATA sleefconsts<>+652(SB)/4, $0x80000000
+DATA sleefconsts<>+656(SB)/4, $0x80000000
+DATA sleefconsts<>+660(SB)/4, $0x80000000
+DATA sleefconsts<>+664(SB)/4, $0x80000000
+DATA sleefconsts<>+668(SB)/4, $0x80000000
+DATA sleefconsts<>+672(SB)/4, $0x0000007f
+DATA sleefconsts<>+676(SB)/4, $0x0000007f
+DATA sleefconsts<>+680(SB)/4, $0x0000007f
+DATA sleefconsts<>+684(SB)/4, $0x0000007f
+DATA sleefconsts<>+688(SB)/4, $0x0000007f
+DATA sleefconsts<>+692(SB)/4, $0x0000007f
+DATA sleefconsts<>+696(SB)/4, $0x0000007f
+DATA sleefconsts<>+700(SB)/4, $0x0000007f
+GLOBL sleefconsts<>(SB), RODATA|NOPTR, $704
+
+// func sleefExp256(dst *float32, x *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sleefExp256(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ n+16(FP), DX
+	SHRQ $0x03, DX
+	JZ   done
+
+loop:
+	VMOVUPS     (CX), Y0
+	VMULPS      sleefconsts<>+0(SB), Y0, Y1
+	VCVTPS2DQ   Y1, Y2
+	VCVTDQ2PS   Y2, Y3
+	VMOVAPS     Y0, Y4
+	VFMADD231PS sleefconsts<>+32(SB), Y3, Y4
+	VFMADD231PS sleefconsts<>+64(SB), Y3, Y4
+	VMOVUPS     sleefconsts<>+96(SB), Y1
+	VFMADD213PS sleefconsts<>+128(SB), Y4, Y1
+	VFMADD213PS sleefconsts<>+160(SB), Y4, Y1
+	VFMADD213PS sleefconsts<>+192(SB), Y4, Y1
+	VFMADD213PS sleefconsts<>+224(SB), Y4, Y1
+	VFMADD213PS sleefconsts<>+256(SB), Y4, Y1
+	VMULPS      Y4, Y4, Y3
+	VFMADD213PS Y4, Y3, Y1
+	VADDPS      sleefconsts<>+448(SB), Y1, Y1
+	VPSRAD      $0x01, Y2, Y3
+	VPSUBD      Y3, Y2, Y2
+	VPADDD      sleefconsts<>+672(SB), Y3, Y3
+	VPSLLD      $0x17, Y3, Y3
+	VPADDD      sleefconsts<>+672(SB), Y2, Y2
+	VPSLLD      $0x17, Y2, Y2
+	VMULPS      Y3, Y1, Y1
+	VMULPS      Y2, Y1, Y1
+	VCMPPS      $0x01, sleefconsts<>+480(SB), Y0, Y2
+	VANDNPS     Y1, Y2, Y1
+	VCMPPS      $0x0e, sleefconsts<>+512(SB), Y0, Y2
+	VBLENDVPS   Y2, sleefconsts<>+544(SB), Y1, Y1
+	VMOVUPS     Y1, (AX)
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, AX
+	DECQ        DX
+	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func sleefTanh256(dst *float32, x *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sleefTanh256(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ n+16(FP), DX
+	SHRQ $0x03, DX
+	JZ   done
+
+loop:
+	VMOVUPS      (CX), Y0
+	VANDPS       sleefconsts<>+608(SB), Y0, Y1
+	VXORPS       Y2, Y2, Y2
+	VMULPS       sleefconsts<>+0(SB), Y1, Y3
+	VCVTPS2DQ    Y3, Y3
+	VCVTDQ2PS    Y3, Y4
+	VMULPS       sleefconsts<>+32(SB), Y4, Y5
+	VADDPS       Y5, Y1, Y6
+	VSUBPS       Y1, Y6, Y7
+	VSUBPS       Y7, Y6, Y8
+	VSUBPS       Y8, Y1, Y8
+	VSUBPS       Y7, Y5, Y1
+	VADDPS       Y1, Y8, Y8
+	VADDPS       Y2, Y8, Y8
+	VMULPS       sleefconsts<>+64(SB), Y4, Y5
+	VADDPS       Y5, Y6, Y1
+	VSUBPS       Y6, Y1, Y2
+	VSUBPS       Y2, Y1, Y4
+	VSUBPS       Y4, Y6, Y4
+	VSUBPS       Y2, Y5, Y2
+	VADDPS       Y2, Y4, Y4
+	VADDPS       Y8, Y4, Y4
+	VMOVUPS      sleefconsts<>+288(SB), Y2
+	VFMADD213PS  sleefconsts<>+320(SB), Y1, Y2
+	VFMADD213PS  sleefconsts<>+352(SB), Y1, Y2
+	VFMADD213PS  sleefconsts<>+384(SB), Y1, Y2
+	VMULPS       Y2, Y1, Y5
+	VMOVAPS      Y5, Y6
+	VFMSUB231PS  Y2, Y1, Y6
+	VFMADD231PS  Y2, Y4, Y6
+	VMOVUPS      sleefconsts<>+416(SB), Y2
+	VADDPS       Y2, Y5, Y7
+	VSUBPS       Y5, Y7, Y8
+	VSUBPS       Y8, Y7, Y9
+	VSUBPS       Y9, Y5, Y9
+	VSUBPS       Y8, Y2, Y2
+	VADDPS       Y2, Y9, Y9
+	VADDPS       Y6, Y9, Y9
+	VMULPS       Y7, Y1, Y2
+	VMOVAPS      Y2, Y5
+	VFMSUB231PS  Y7, Y1, Y5
+	VFMADD231PS  Y7, Y4, Y5
+	VFMADD231PS  Y9, Y1, Y5
+	VMOVUPS      sleefconsts<>+256(SB), Y6
+	VADDPS       Y6, Y2, Y7
+	VSUBPS       Y2, Y7, Y8
+	VSUBPS       Y8, Y7, Y9
+	VSUBPS       Y9, Y2, Y9
+	VSUBPS       Y8, Y6, Y2
+	VADDPS       Y2, Y9, Y9
+	VADDPS       Y5, Y9, Y9
+	VMULPS       Y1, Y1, Y2
+	VMOVAPS      Y2, Y5
+	VFMSUB231PS  Y1, Y1, Y5
+	VADDPS       Y1, Y1, Y6
+	VFMADD231PS  Y4, Y6, Y5
+	VMULPS       Y7, Y2, Y6
+	VMOVAPS      Y6, Y8
+	VFMSUB231PS  Y7, Y2, Y8
+	VFMADD231PS  Y7, Y5, Y8
+	VFMADD231PS  Y9, Y2, Y8
+	VADDPS       Y6, Y1, Y2
+	VSUBPS       Y1, Y2, Y5
+	VSUBPS       Y5, Y2, Y7
+	VSUBPS       Y7, Y1, Y7
+	VSUBPS       Y5, Y6, Y1
+	VADDPS       Y1, Y7, Y7
+	VADDPS       Y8, Y4, Y1
+	VADDPS       Y1, Y7, Y7
+	VADDPS       sleefconsts<>+448(SB), Y2, Y1
+	VMOVUPS      sleefconsts<>+448(SB), Y4
+	VSUBPS       Y1, Y4, Y4
+	VADDPS       Y2, Y4, Y4
+	VADDPS       Y7, Y4, Y4
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       sleefconsts<>+672(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       sleefconsts<>+672(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      sleefconsts<>+448(SB), Y2
+	VDIVPS       Y1, Y2, Y2
+	VMOVUPS      sleefconsts<>+448(SB), Y3
+	VFNMADD231PS Y2, Y1, Y3
+	VFNMADD231PS Y2, Y4, Y3
+	VMULPS       Y3, Y2, Y3
+	VSUBPS       Y2, Y1, Y5
+	VSUBPS       Y5, Y1, Y6
+	VSUBPS       Y2, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VADDPS       Y2, Y1, Y7
+	VSUBPS       Y7, Y1, Y1
+	VADDPS       Y2, Y1, Y1
+	VADDPS       Y4, Y1, Y1
+	VADDPS       Y3, Y1, Y1
+	VMOVUPS      sleefconsts<>+448(SB), Y2
+	VDIVPS       Y7, Y2, Y2
+	VMULPS       Y2, Y5, Y3
+	VMOVAPS      Y3, Y4
+	VFMSUB231PS  Y5, Y2, Y4
+	VMOVUPS      sleefconsts<>+448(SB), Y5
+	VFNMADD231PS Y2, Y7, Y5
+	VFNMADD231PS Y2, Y1, Y5
+	VFMADD231PS  Y2, Y6, Y4
+	VFMADD231PS  Y5, Y3, Y4
+	VADDPS       Y4, Y3, Y2
+	VANDPS       sleefconsts<>+608(SB), Y0, Y1
+	VCMPPS       $0x0e, sleefconsts<>+576(SB), Y1, Y3
+	VCMPPS       $0x03, Y2, Y2, Y1
+	VORPS        Y1, Y3, Y3
+	VBLENDVPS    Y3, sleefconsts<>+448(SB), Y2, Y2
+	VANDPS       sleefconsts<>+640(SB), Y0, Y1
+	VXORPS       Y1, Y2, Y2
+	VCMPPS       $0x03, Y0, Y0, Y1
+	VORPS        Y1, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, AX
+	DECQ         DX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func sleefSigmoid256(dst *float32, x *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·sleefSigmoid256(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ n+16(FP), DX
+	SHRQ $0x03, DX
+	JZ   done
+
+loop:
+	VMOVUPS     (CX), Y0
+	VXORPS      Y1, Y1, Y1
+	VSUBPS      Y0, Y1, Y1
+	VMULPS      sleefconsts<>+0(SB), Y1, Y0
+	VCVTPS2DQ   Y0, Y2
+	VCVTDQ2PS   Y2, Y3
+	VMOVAPS     Y1, Y4
+	VFMADD231PS sleefconsts<>+32(SB), Y3, Y4
+	VFMADD231PS sleefconsts<>+64(SB), Y3, Y4
+	VMOVUPS     sleefconsts<>+96(SB), Y0
+	VFMADD213PS sleefconsts<>+128(SB), Y4, Y0
+	VFMADD213PS sleefconsts<>+160(SB), Y4, Y0
+	VFMADD213PS sleefconsts<>+192(SB), Y4, Y0
+	VFMADD213PS sleefconsts<>+224(SB), Y4, Y0
+	VFMADD213PS sleefconsts<>+256(SB), Y4, Y0
+	VMULPS      Y4, Y4, Y3
+	VFMADD213PS Y4, Y3, Y0
+	VADDPS      sleefconsts<>+448(SB), Y0, Y0
+	VPSRAD      $0x01, Y2, Y3
+	VPSUBD      Y3, Y2, Y2
+	VPADDD      sleefconsts<>+672(SB), Y3, Y3
+	VPSLLD      $0x17, Y3, Y3
+	VPADDD      sleefconsts<>+672(SB), Y2, Y2
+	VPSLLD      $0x17, Y2, Y2
+	VMULPS      Y3, Y0, Y0
+	VMULPS      Y2, Y0, Y0
+	VCMPPS      $0x01, sleefconsts<>+480(SB), Y1, Y2
+	VANDNPS     Y0, Y2, Y0
+	VCMPPS      $0x0e, sleefconsts<>+512(SB), Y1, Y2
+	VBLENDVPS   Y2, sleefconsts<>+544(SB), Y0, Y0
+	VADDPS      sleefconsts<>+448(SB), Y0, Y0
+	VMOVUPS     sleefconsts<>+448(SB), Y1
+	VDIVPS      Y0, Y1, Y1
+	VMOVUPS     Y1, (AX)
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, AX
+	DECQ        DX
+	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func lstmCellTorch256(gates *float32, h int, c *float32, hOut *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·lstmCellTorch256(SB), NOSPLIT, $0-40
+	MOVQ gates+0(FP), AX
+	MOVQ h+8(FP), CX
+	SHLQ $0x02, CX
+	LEAQ (CX)(CX*2), DX
+	MOVQ c+16(FP), BX
+	MOVQ hOut+24(FP), SI
+	MOVQ n+32(FP), DI
+	SHRQ $0x03, DI
+	JZ   done
+
+loop:
+	VMOVUPS      (AX)(CX*1), Y0
+	VXORPS       Y1, Y1, Y1
+	VSUBPS       Y0, Y1, Y1
+	VMULPS       sleefconsts<>+0(SB), Y1, Y0
+	VCVTPS2DQ    Y0, Y2
+	VCVTDQ2PS    Y2, Y3
+	VMOVAPS      Y1, Y4
+	VFMADD231PS  sleefconsts<>+32(SB), Y3, Y4
+	VFMADD231PS  sleefconsts<>+64(SB), Y3, Y4
+	VMOVUPS      sleefconsts<>+96(SB), Y0
+	VFMADD213PS  sleefconsts<>+128(SB), Y4, Y0
+	VFMADD213PS  sleefconsts<>+160(SB), Y4, Y0
+	VFMADD213PS  sleefconsts<>+192(SB), Y4, Y0
+	VFMADD213PS  sleefconsts<>+224(SB), Y4, Y0
+	VFMADD213PS  sleefconsts<>+256(SB), Y4, Y0
+	VMULPS       Y4, Y4, Y3
+	VFMADD213PS  Y4, Y3, Y0
+	VADDPS       sleefconsts<>+448(SB), Y0, Y0
+	VPSRAD       $0x01, Y2, Y3
+	VPSUBD       Y3, Y2, Y2
+	VPADDD       sleefconsts<>+672(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       sleefconsts<>+672(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y3, Y0, Y0
+	VMULPS       Y2, Y0, Y0
+	VCMPPS       $0x01, sleefconsts<>+480(SB), Y1, Y2
+	VANDNPS      Y0, Y2, Y0
+	VCMPPS       $0x0e, sleefconsts<>+512(SB), Y1, Y2
+	VBLENDVPS    Y2, sleefconsts<>+544(SB), Y0, Y0
+	VADDPS       sleefconsts<>+448(SB), Y0, Y0
+	VMOVUPS      sleefconsts<>+448(SB), Y1
+	VDIVPS       Y0, Y1, Y1
+	VMULPS       (BX), Y1, Y1
+	VMOVUPS      (AX), Y0
+	VXORPS       Y2, Y2, Y2
+	VSUBPS       Y0, Y2, Y2
+	VMULPS       sleefconsts<>+0(SB), Y2, Y0
+	VCVTPS2DQ    Y0, Y3
+	VCVTDQ2PS    Y3, Y4
+	VMOVAPS      Y2, Y5
+	VFMADD231PS  sleefconsts<>+32(SB), Y4, Y5
+	VFMADD231PS  sleefconsts<>+64(SB), Y4, Y5
+	VMOVUPS      sleefconsts<>+96(SB), Y0
+	VFMADD213PS  sleefconsts<>+128(SB), Y5, Y0
+	VFMADD213PS  sleefconsts<>+160(SB), Y5, Y0
+	VFMADD213PS  sleefconsts<>+192(SB), Y5, Y0
+	VFMADD213PS  sleefconsts<>+224(SB), Y5, Y0
+	VFMADD213PS  sleefconsts<>+256(SB), Y5, Y0
+	VMULPS       Y5, Y5, Y4
+	VFMADD213PS  Y5, Y4, Y0
+	VADDPS       sleefconsts<>+448(SB), Y0, Y0
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       sleefconsts<>+672(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       sleefconsts<>+672(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y4, Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VCMPPS       $0x01, sleefconsts<>+480(SB), Y2, Y3
+	VANDNPS      Y0, Y3, Y0
+	VCMPPS       $0x0e, sleefconsts<>+512(SB), Y2, Y3
+	VBLENDVPS    Y3, sleefconsts<>+544(SB), Y0, Y0
+	VADDPS       sleefconsts<>+448(SB), Y0, Y0
+	VMOVUPS      sleefconsts<>+448(SB), Y2
+	VDIVPS       Y0, Y2, Y2
+	VMOVUPS      (AX)(CX*2), Y0
+	VANDPS       sleefconsts<>+608(SB), Y0, Y3
+	VXORPS       Y4, Y4, Y4
+	VMULPS       sleefconsts<>+0(SB), Y3, Y5
+	VCVTPS2DQ    Y5, Y5
+	VCVTDQ2PS    Y5, Y6
+	VMULPS       sleefconsts<>+32(SB), Y6, Y7
+	VADDPS       Y7, Y3, Y8
+	VSUBPS       Y3, Y8, Y9
+	VSUBPS       Y9, Y8, Y10
+	VSUBPS       Y10, Y3, Y10
+	VSUBPS       Y9, Y7, Y3
+	VADDPS       Y3, Y10, Y10
+	VADDPS       Y4, Y10, Y10
+	VMULPS       sleefconsts<>+64(SB), Y6, Y7
+	VADDPS       Y7, Y8, Y3
+	VSUBPS       Y8, Y3, Y4
+	VSUBPS       Y4, Y3, Y6
+	VSUBPS       Y6, Y8, Y6
+	VSUBPS       Y4, Y7, Y4
+	VADDPS       Y4, Y6, Y6
+	VADDPS       Y10, Y6, Y6
+	VMOVUPS      sleefconsts<>+288(SB), Y4
+	VFMADD213PS  sleefconsts<>+320(SB), Y3, Y4
+	VFMADD213PS  sleefconsts<>+352(SB), Y3, Y4
+	VFMADD213PS  sleefconsts<>+384(SB), Y3, Y4
+	VMULPS       Y4, Y3, Y7
+	VMOVAPS      Y7, Y8
+	VFMSUB231PS  Y4, Y3, Y8
+	VFMADD231PS  Y4, Y6, Y8
+	VMOVUPS      sleefconsts<>+416(SB), Y4
+	VADDPS       Y4, Y7, Y9
+	VSUBPS       Y7, Y9, Y10
+	VSUBPS       Y10, Y9, Y11
+	VSUBPS       Y11, Y7, Y11
+	VSUBPS       Y10, Y4, Y4
+	VADDPS       Y4, Y11, Y11
+	VADDPS       Y8, Y11, Y11
+	VMULPS       Y9, Y3, Y4
+	VMOVAPS      Y4, Y7
+	VFMSUB231PS  Y9, Y3, Y7
+	VFMADD231PS  Y9, Y6, Y7
+	VFMADD231PS  Y11, Y3, Y7
+	VMOVUPS      sleefconsts<>+256(SB), Y8
+	VADDPS       Y8, Y4, Y9
+	VSUBPS       Y4, Y9, Y10
+	VSUBPS       Y10, Y9, Y11
+	VSUBPS       Y11, Y4, Y11
+	VSUBPS       Y10, Y8, Y4
+	VADDPS       Y4, Y11, Y11
+	VADDPS       Y7, Y11, Y11
+	VMULPS       Y3, Y3, Y4
+	VMOVAPS      Y4, Y7
+	VFMSUB231PS  Y3, Y3, Y7
+	VADDPS       Y3, Y3, Y8
+	VFMADD231PS  Y6, Y8, Y7
+	VMULPS       Y9, Y4, Y8
+	VMOVAPS      Y8, Y10
+	VFMSUB231PS  Y9, Y4, Y10
+	VFMADD231PS  Y9, Y7, Y10
+	VFMADD231PS  Y11, Y4, Y10
+	VADDPS       Y8, Y3, Y4
+	VSUBPS       Y3, Y4, Y7
+	VSUBPS       Y7, Y4, Y9
+	VSUBPS       Y9, Y3, Y9
+	VSUBPS       Y7, Y8, Y3
+	VADDPS       Y3, Y9, Y9
+	VADDPS       Y10, Y6, Y3
+	VADDPS       Y3, Y9, Y9
+	VADDPS       sleefconsts<>+448(SB), Y4, Y3
+	VMOVUPS      sleefconsts<>+448(SB), Y6
+	VSUBPS       Y3, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VADDPS       Y9, Y6, Y6
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       sleefconsts<>+672(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       sleefconsts<>+672(SB), Y5, Y5
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y3, Y3
+	VMULPS       Y5, Y3, Y3
+	VMULPS       Y4, Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VMOVUPS      sleefconsts<>+448(SB), Y4
+	VDIVPS       Y3, Y4, Y4
+	VMOVUPS      sleefconsts<>+448(SB), Y5
+	VFNMADD231PS Y4, Y3, Y5
+	VFNMADD231PS Y4, Y6, Y5
+	VMULPS       Y5, Y4, Y5
+	VSUBPS       Y4, Y3, Y7
+	VSUBPS       Y7, Y3, Y8
+	VSUBPS       Y4, Y8, Y8
+	VADDPS       Y6, Y8, Y8
+	VSUBPS       Y5, Y8, Y8
+	VADDPS       Y4, Y3, Y9
+	VSUBPS       Y9, Y3, Y3
+	VADDPS       Y4, Y3, Y3
+	VADDPS       Y6, Y3, Y3
+	VADDPS       Y5, Y3, Y3
+	VMOVUPS      sleefconsts<>+448(SB), Y4
+	VDIVPS       Y9, Y4, Y4
+	VMULPS       Y4, Y7, Y5
+	VMOVAPS      Y5, Y6
+	VFMSUB231PS  Y7, Y4, Y6
+	VMOVUPS      sleefconsts<>+448(SB), Y7
+	VFNMADD231PS Y4, Y9, Y7
+	VFNMADD231PS Y4, Y3, Y7
+	VFMADD231PS  Y4, Y8, Y6
+	VFMADD231PS  Y7, Y5, Y6
+	VADDPS       Y6, Y5, Y4
+	VANDPS       sleefconsts<>+608(SB), Y0, Y3
+	VCMPPS       $0x0e, sleefconsts<>+576(SB), Y3, Y5
+	VCMPPS       $0x03, Y4, Y4, Y3
+	VORPS        Y3, Y5, Y5
+	VBLENDVPS    Y5, sleefconsts<>+448(SB), Y4, Y4
+	VANDPS       sleefconsts<>+640(SB), Y0, Y3
+	VXORPS       Y3, Y4, Y4
+	VCMPPS       $0x03, Y0, Y0, Y3
+	VORPS        Y3, Y4, Y4
+	VMULPS       Y4, Y2, Y2
+	VADDPS       Y2, Y1, Y1
+	VMOVUPS      Y1, (BX)
+	VANDPS       sleefconsts<>+608(SB), Y1, Y0
+	VXORPS       Y2, Y2, Y2
+	VMULPS       sleefconsts<>+0(SB), Y0, Y3
+	VCVTPS2DQ    Y3, Y3
+	VCVTDQ2PS    Y3, Y4
+	VMULPS       sleefconsts<>+32(SB), Y4, Y5
+	VADDPS       Y5, Y0, Y6
+	VSUBPS       Y0, Y6, Y7
+	VSUBPS       Y7, Y6, Y8
+	VSUBPS       Y8, Y0, Y8
+	VSUBPS       Y7, Y5, Y0
+	VADDPS       Y0, Y8, Y8
+	VADDPS       Y2, Y8, Y8
+	VMULPS       sleefconsts<>+64(SB), Y4, Y5
+	VADDPS       Y5, Y6, Y0
+	VSUBPS       Y6, Y0, Y2
+	VSUBPS       Y2, Y0, Y4
+	VSUBPS       Y4, Y6, Y4
+	VSUBPS       Y2, Y5, Y2
+	VADDPS       Y2, Y4, Y4
+	VADDPS       Y8, Y4, Y4
+	VMOVUPS      sleefconsts<>+288(SB), Y2
+	VFMADD213PS  sleefconsts<>+320(SB), Y0, Y2
+	VFMADD213PS  sleefconsts<>+352(SB), Y0, Y2
+	VFMADD213PS  sleefconsts<>+384(SB), Y0, Y2
+	VMULPS       Y2, Y0, Y5
+	VMOVAPS      Y5, Y6
+	VFMSUB231PS  Y2, Y0, Y6
+	VFMADD231PS  Y2, Y4, Y6
+	VMOVUPS      sleefconsts<>+416(SB), Y2
+	VADDPS       Y2, Y5, Y7
+	VSUBPS       Y5, Y7, Y8
+	VSUBPS       Y8, Y7, Y9
+	VSUBPS       Y9, Y5, Y9
+	VSUBPS       Y8, Y2, Y2
+	VADDPS       Y2, Y9, Y9
+	VADDPS       Y6, Y9, Y9
+	VMULPS       Y7, Y0, Y2
+	VMOVAPS      Y2, Y5
+	VFMSUB231PS  Y7, Y0, Y5
+	VFMADD231PS  Y7, Y4, Y5
+	VFMADD231PS  Y9, Y0, Y5
+	VMOVUPS      sleefconsts<>+256(SB), Y6
+	VADDPS       Y6, Y2, Y7
+	VSUBPS       Y2, Y7, Y8
+	VSUBPS       Y8, Y7, Y9
+	VSUBPS       Y9, Y2, Y9
+	VSUBPS       Y8, Y6, Y2
+	VADDPS       Y2, Y9, Y9
+	VADDPS       Y5, Y9, Y9
+	VMULPS       Y0, Y0, Y2
+	VMOVAPS      Y2, Y5
+	VFMSUB231PS  Y0, Y0, Y5
+	VADDPS       Y0, Y0, Y6
+	VFMADD231PS  Y4, Y6, Y5
+	VMULPS       Y7, Y2, Y6
+	VMOVAPS      Y6, Y8
+	VFMSUB231PS  Y7, Y2, Y8
+	VFMADD231PS  Y7, Y5, Y8
+	VFMADD231PS  Y9, Y2, Y8
+	VADDPS       Y6, Y0, Y2
+	VSUBPS       Y0, Y2, Y5
+	VSUBPS       Y5, Y2, Y7
+	VSUBPS       Y7, Y0, Y7
+	VSUBPS       Y5, Y6, Y0
+	VADDPS       Y0, Y7, Y7
+	VADDPS       Y8, Y4, Y0
+	VADDPS       Y0, Y7, Y7
+	VADDPS       sleefconsts<>+448(SB), Y2, Y0
+	VMOVUPS      sleefconsts<>+448(SB), Y4
+	VSUBPS       Y0, Y4, Y4
+	VADDPS       Y2, Y4, Y4
+	VADDPS       Y7, Y4, Y4
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       sleefconsts<>+672(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       sleefconsts<>+672(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      sleefconsts<>+448(SB), Y2
+	VDIVPS       Y0, Y2, Y2
+	VMOVUPS      sleefconsts<>+448(SB), Y3
+	VFNMADD231PS Y2, Y0, Y3
+	VFNMADD231PS Y2, Y4, Y3
+	VMULPS       Y3, Y2, Y3
+	VSUBPS       Y2, Y0, Y5
+	VSUBPS       Y5, Y0, Y6
+	VSUBPS       Y2, Y6, Y6
+	VADDPS       Y4, Y6, Y6
+	VSUBPS       Y3, Y6, Y6
+	VADDPS       Y2, Y0, Y7
+	VSUBPS       Y7, Y0, Y0
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y3, Y0, Y0
+	VMOVUPS      sleefconsts<>+448(SB), Y2
+	VDIVPS       Y7, Y2, Y2
+	VMULPS       Y2, Y5, Y3
+	VMOVAPS      Y3, Y4
+	VFMSUB231PS  Y5, Y2, Y4
+	VMOVUPS      sleefconsts<>+448(SB), Y5
+	VFNMADD231PS Y2, Y7, Y5
+	VFNMADD231PS Y2, Y0, Y5
+	VFMADD231PS  Y2, Y6, Y4
+	VFMADD231PS  Y5, Y3, Y4
+	VADDPS       Y4, Y3, Y2
+	VANDPS       sleefconsts<>+608(SB), Y1, Y0
+	VCMPPS       $0x0e, sleefconsts<>+576(SB), Y0, Y3
+	VCMPPS       $0x03, Y2, Y2, Y0
+	VORPS        Y0, Y3, Y3
+	VBLENDVPS    Y3, sleefconsts<>+448(SB), Y2, Y2
+	VANDPS       sleefconsts<>+640(SB), Y1, Y0
+	VXORPS       Y0, Y2, Y2
+	VCMPPS       $0x03, Y1, Y1, Y0
+	VORPS        Y0, Y2, Y2
+	VMOVUPS      (AX)(DX*1), Y0
+	VXORPS       Y1, Y1, Y1
+	VSUBPS       Y0, Y1, Y1
+	VMULPS       sleefconsts<>+0(SB), Y1, Y0
+	VCVTPS2DQ    Y0, Y3
+	VCVTDQ2PS    Y3, Y4
+	VMOVAPS      Y1, Y5
+	VFMADD231PS  sleefconsts<>+32(SB), Y4, Y5
+	VFMADD231PS  sleefconsts<>+64(SB), Y4, Y5
+	VMOVUPS      sleefconsts<>+96(SB), Y0
+	VFMADD213PS  sleefconsts<>+128(SB), Y5, Y0
+	VFMADD213PS  sleefconsts<>+160(SB), Y5, Y0
+	VFMADD213PS  sleefconsts<>+192(SB), Y5, Y0
+	VFMADD213PS  sleefconsts<>+224(SB), Y5, Y0
+	VFMADD213PS  sleefconsts<>+256(SB), Y5, Y0
+	VMULPS       Y5, Y5, Y4
+	VFMADD213PS  Y5, Y4, Y0
+	VADDPS       sleefconsts<>+448(SB), Y0, Y0
+	VPSRAD       $0x01, Y3, Y4
+	VPSUBD       Y4, Y3, Y3
+	VPADDD       sleefconsts<>+672(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       sleefconsts<>+672(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y4, Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VCMPPS       $0x01, sleefconsts<>+480(SB), Y1, Y3
+	VANDNPS      Y0, Y3, Y0
+	VCMPPS       $0x0e, sleefconsts<>+512(SB), Y1, Y3
+	VBLENDVPS    Y3, sleefconsts<>+544(SB), Y0, Y0
+	VADDPS       sleefconsts<>+448(SB), Y0, Y0
+	VMOVUPS      sleefconsts<>+448(SB), Y1
+	VDIVPS       Y0, Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VMOVUPS      Y1, (SI)
+	ADDQ         $0x20, AX
+	ADDQ         $0x20, BX
+	ADDQ         $0x20, SI
+	DECQ         DI
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
