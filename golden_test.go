@@ -38,13 +38,13 @@ type scoreGolden struct {
 // where the activation scales are PyTorch's. Next's top 5 match PyTorch's
 // ids and probabilities within 1e-6.
 //
-// One int8 sentence of the tied model ("vir boulvelton ruth nairkal
-// tarith") differs by 2.6e-3 at its fifth token under oneDNN; every other
-// int8 sentence is within 3e-6. It looks like one activation code rounding
-// the other way; until that is found, int8 sentences are held to intTol
-// and the number of sentences past 1e-4 to one.
+// Scheme "pytorch" runs oneDNN's int8 arithmetic and PyTorch's LSTM cell
+// bit for bit, so it is held to the float32 bar. "act8" runs FBGEMM's
+// arithmetic, not QNNPACK's: an activation close to a rounding boundary
+// can take the other int8 code (one sentence of the deep model moves by
+// 2.1e-4), so it is held to actTol with at most one sentence past 1e-4.
 func TestScoreGolden(t *testing.T) {
-	const intTol = 5e-3
+	const actTol = 5e-3
 	b, err := os.ReadFile(filepath.Join(torchDir, "score", "score.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -81,8 +81,8 @@ func TestScoreGolden(t *testing.T) {
 				}
 				worst, past := 0.0, 0
 				tol, tokTol := 1e-4, 1e-5
-				if variant != "fp32" {
-					tol, tokTol = intTol, intTol
+				if variant == "act8" {
+					tol, tokTol = actTol, actTol
 				}
 				for i, s := range sents {
 					r := res[i]

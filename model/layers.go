@@ -135,6 +135,8 @@ func (g *lstmGates) Step(w *Work, gates, h, pre []float32, b int) {
 	g.ly.Whh.MulAdd(w.Pool(), gates, h, b)
 }
 
+func (g *lstmGates) Cell(gates, c, h []float32, b, hid int) { f32.LSTMCell(gates, c, h, b, hid, hid) }
+
 // Gates computes one LSTM layer's gate pre-activations
 // G = W_ih·x + b_ih + W_hh·h + b_hh, in the order of additions of the
 // implementation it stands for (float32 and each quantized kind differ).
@@ -145,6 +147,9 @@ type Gates interface {
 	// Step writes G for b rows of h to gates, b×4h, given pre, this step's
 	// b rows of Input's result.
 	Step(w *Work, gates, h, pre []float32, b int)
+	// Cell applies the pointwise step to G (b×4h), updating c and h (b×h)
+	// in place, with the transcendental functions of the implementation.
+	Cell(gates, c, h []float32, b, hid int)
 }
 
 // RunLSTM is the LSTM forward loop shared by every implementation. For
@@ -183,7 +188,7 @@ func RunLSTM(w *Work, gates []Gates, hid int, out, x []float32, t, b int, s *Sta
 		c := s.C[k*b*hid : (k+1)*b*hid]
 		for step := range t {
 			gk.Step(w, g, h, pre[step*b*h4:(step+1)*b*h4], b)
-			f32.LSTMCell(g, c, h, b, hid, hid)
+			gk.Cell(g, c, h, b, hid)
 			copy(dst[step*b*hid:(step+1)*b*hid], h)
 		}
 		in = dst

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/lstmq/lstmq/internal/cpu"
+	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/model"
 )
 
@@ -155,6 +157,24 @@ func (g *lstmGates) Step(w *model.Work, gates, h, pre []float32, b int) {
 		gates[i] += v
 	}
 }
+
+// Cell is PyTorch's own LSTM cell, bit for bit (f32.LSTMCellTorch: Sleef's
+// expf and tanhf, glibc's expf in the sigmoid's tails), with the block
+// width of PyTorch's kernels on this CPU: a quantized LSTM's activations
+// are rounded to int8 codes, and the smallest difference in h can move one
+// to the next code.
+func (g *lstmGates) Cell(gates, c, h []float32, b, hid int) {
+	f32.LSTMCellTorchBlock(gates, c, h, b, hid, hid, torchBlock)
+}
+
+// torchBlock is the sigmoid's block width of PyTorch's CPU kernels on this
+// machine: its AVX-512 kernels where the CPU has AVX-512, else AVX2's.
+var torchBlock = func() int {
+	if cpu.Has(cpu.AVX512) {
+		return f32.TorchBlockAVX512
+	}
+	return f32.TorchBlockAVX2
+}()
 
 // Embedding is PyTorch's QuantizedEmbedding with quint8 rows and float
 // qparams: row r reads back as fma(Q[r,c], Scales[r], −(ZeroPoints[r]·Scales[r])).
