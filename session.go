@@ -139,13 +139,11 @@ func (s *Session) inBatches(ctx context.Context, ids [][]int32, run func(batch [
 func (s *Session) scoreBatch(ctx context.Context, batch []int, ids [][]int32, res []SentenceScore) error {
 	m := s.m
 	b := len(batch)
-	in, t := s.padded(batch, ids)
 	w := s.work
 	mk := w.Mark()
 	defer w.Release(mk)
 	h := m.net.RNN.Hidden()
-	hid := w.Float32s(t * b * h)
-	m.net.Hidden(w, hid, in, t, b, m.net.NewState(b))
+	hid, t := s.runPadded(batch, ids)
 	// The decoder runs on the rows that have a target only, not on the
 	// padding: row r of rows is (step, j) of the batch.
 	rows := make([][2]int, 0, t*b)
@@ -319,13 +317,11 @@ func (s *Session) NextBatch(ctx context.Context, contexts []string, k int) ([][]
 func (s *Session) nextBatch(batch []int, ids [][]int32, k int, out [][]Candidate) error {
 	m := s.m
 	b := len(batch)
-	in, t := s.padded(batch, ids)
 	w := s.work
 	mk := w.Mark()
 	defer w.Release(mk)
 	h := m.net.RNN.Hidden()
-	hid := w.Float32s(t * b * h)
-	m.net.Hidden(w, hid, in, t, b, m.net.NewState(b))
+	hid, _ := s.runPadded(batch, ids)
 	last := w.Float32s(b * h) // each context's last hidden state
 	for j, i := range batch {
 		step := len(ids[i])
@@ -340,15 +336,18 @@ func (s *Session) nextBatch(batch []int, ids [][]int32, k int, out [][]Candidate
 	return nil
 }
 
-// padded lays out the sentences batch (indices into ids) time-major, each
-// as <eos> w1 … wn, padded with <eos> to the longest: t×len(batch) ids.
-func (s *Session) padded(batch []int, ids [][]int32) (in []int32, t int) {
+// runPadded lays out the sentences batch (indices into ids) time-major,
+// each as <eos> w1 … wn padded with <eos> to the longest, t steps, and
+// runs the embedding and the LSTM over them from the zero state. It
+// returns the last layer's outputs, t×len(batch)×nhid, in the session's
+// scratch: the caller marks and releases it.
+func (s *Session) runPadded(batch []int, ids [][]int32) (hid []float32, t int) {
 	b := len(batch)
 	for _, i := range batch {
 		t = max(t, len(ids[i])+1)
 	}
 	eos := s.m.vocab.eos
-	in = make([]int32, t*b)
+	in := make([]int32, t*b)
 	for j, i := range batch {
 		for step := range t {
 			id := eos
@@ -358,7 +357,10 @@ func (s *Session) padded(batch []int, ids [][]int32) (in []int32, t int) {
 			in[step*b+j] = id
 		}
 	}
-	return in, t
+	net := s.m.net
+	hid = s.work.Float32s(t * b * net.RNN.Hidden())
+	net.Hidden(s.work, hid, in, t, b, net.NewState(b))
+	return hid, t
 }
 
 // GenerateOptions controls Generate.

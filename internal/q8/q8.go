@@ -219,16 +219,12 @@ func (t *product) Run(lo, hi int) {
 	switch {
 	case t.kern == nil && t.acc != nil:
 		t.p.mulGeneric(t.acc, t.a, t.m, lo, hi)
-	case t.kern == nil && t.osc != nil:
-		t.p.oneDNNGeneric(t.dst, t.a, t.m, t.za, t.osc, t.bias, lo, hi)
 	case t.kern == nil:
-		t.p.dequantGeneric(t.dst, t.a, t.m, t.sa, t.za, t.bias, lo, hi)
+		t.floatGeneric(lo, hi)
 	case t.acc != nil:
 		t.p.mulTiles(t.kern, t.acc, t.a, t.m, lo, hi)
-	case t.osc != nil:
-		t.p.oneDNNTiles(t.kern, t.dst, t.a, t.m, t.za, t.osc, t.bias, lo, hi)
 	default:
-		t.p.dequantTiles(t.kern, t.dst, t.a, t.m, t.sa, t.za, t.bias, lo, hi)
+		t.floatTiles(lo, hi)
 	}
 }
 
@@ -326,43 +322,6 @@ func (p *Packed) MulU8Dequant(pool *parallel.Pool, dst []float32, a []uint8, m i
 	product{p: p, kern: kern, dst: dst, a: a, m: m, sa: sa, za: za, bias: bias}.run(pool, tiles, p.grain(m, kern.cols))
 }
 
-func (p *Packed) dequantTiles(kern *kernel, dst []float32, a []uint8, m int, sa float32, za int32, bias []float32, t0, t1 int) {
-	n, k, panel := p.n, p.k, p.kq*64
-	nb := (m + kern.rows - 1) / kern.rows
-	for t := t0; t < t1; t++ {
-		j0 := t * kern.cols
-		b := &p.b[j0*p.kq*4]
-		pf := 0
-		if t+1 < t1 && m > 1 {
-			pf = 1
-		}
-		if j0+kern.cols <= n {
-			var bp *float32
-			if bias != nil {
-				bp = &bias[j0]
-			}
-			for blk := range nb {
-				i0, i1 := rowBlock(m, nb, blk)
-				kern.deq(&dst[i0*n+j0], n, &a[i0*k], k, i1-i0, b, k, panel, pfBlock(pf, blk), &p.rs[j0], &p.sc[j0], bp, sa, za)
-			}
-			continue
-		}
-		var s [rowsMax * tileMax]int32
-		w := n - j0
-		var bb []float32
-		if bias != nil {
-			bb = bias[j0:n]
-		}
-		for blk := range nb {
-			i0, i1 := rowBlock(m, nb, blk)
-			kern.mul(&s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0)
-			for r := range i1 - i0 {
-				dequantRow(dst[(i0+r)*n+j0:(i0+r)*n+n], s[r*kern.cols:r*kern.cols+w], p.rs[j0:n], p.sc[j0:n], bb, sa, za)
-			}
-		}
-	}
-}
-
 // MulU8OneDNN computes MulU8 and turns the sums into float32 as oneDNN's
 // int8 GEMM post-processing does (PyTorch's onednn engine):
 //
@@ -389,41 +348,61 @@ func (p *Packed) MulU8OneDNN(pool *parallel.Pool, dst []float32, a []uint8, m in
 	product{p: p, kern: kern, dst: dst, osc: osc, a: a, m: m, za: za, bias: bq}.run(pool, tiles, p.grain(m, kern.cols))
 }
 
-func (p *Packed) oneDNNTiles(kern *kernel, dst []float32, a []uint8, m int, za int32, osc, bq []float32, t0, t1 int) {
+// floatTiles computes the float outputs of tiles [t0, t1): the kernel's
+// fused epilogue on whole tiles, the int32 sums and the Go epilogue
+// (t.rowEpilogue) on the last, partial one.
+func (t *product) floatTiles(t0, t1 int) {
+	p, kern, a, m := t.p, t.kern, t.a, t.m
 	n, k, panel := p.n, p.k, p.kq*64
 	nb := (m + kern.rows - 1) / kern.rows
-	for t := t0; t < t1; t++ {
-		j0 := t * kern.cols
+	for tile := t0; tile < t1; tile++ {
+		j0 := tile * kern.cols
 		b := &p.b[j0*p.kq*4]
 		pf := 0
-		if t+1 < t1 && m > 1 {
+		if tile+1 < t1 && m > 1 {
 			pf = 1
 		}
 		if j0+kern.cols <= n {
 			var bp *float32
-			if bq != nil {
-				bp = &bq[j0]
+			if t.bias != nil {
+				bp = &t.bias[j0]
 			}
 			for blk := range nb {
 				i0, i1 := rowBlock(m, nb, blk)
-				kern.oneDNN(&dst[i0*n+j0], n, &a[i0*k], k, i1-i0, b, k, panel, pfBlock(pf, blk), &p.rs[j0], &osc[j0], bp, za)
+				d, ai := &t.dst[i0*n+j0], &a[i0*k]
+				if t.osc != nil {
+					kern.oneDNN(d, n, ai, k, i1-i0, b, k, panel, pfBlock(pf, blk), &p.rs[j0], &t.osc[j0], bp, t.za)
+				} else {
+					kern.deq(d, n, ai, k, i1-i0, b, k, panel, pfBlock(pf, blk), &p.rs[j0], &p.sc[j0], bp, t.sa, t.za)
+				}
 			}
 			continue
 		}
 		var s [rowsMax * tileMax]int32
 		w := n - j0
-		var bb []float32
-		if bq != nil {
-			bb = bq[j0:n]
-		}
 		for blk := range nb {
 			i0, i1 := rowBlock(m, nb, blk)
 			kern.mul(&s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0)
 			for r := range i1 - i0 {
-				oneDNNRow(dst[(i0+r)*n+j0:(i0+r)*n+n], s[r*kern.cols:r*kern.cols+w], p.rs[j0:n], osc[j0:n], bb, za)
+				t.rowEpilogue(t.dst[(i0+r)*n+j0:(i0+r)*n+n], s[r*kern.cols:r*kern.cols+w], j0, n)
 			}
 		}
 	}
+}
+
+// rowEpilogue turns the sums acc of outputs [j0, j1) of one row into d:
+// oneDNN's arithmetic when t.osc is set, FBGEMM's otherwise.
+func (t *product) rowEpilogue(d []float32, acc []int32, j0, j1 int) {
+	var bb []float32
+	if t.bias != nil {
+		bb = t.bias[j0:j1]
+	}
+	rs := t.p.rs[j0:j1]
+	if t.osc != nil {
+		oneDNNRow(d, acc, rs, t.osc[j0:j1], bb, t.za)
+		return
+	}
+	dequantRow(d, acc, rs, t.p.sc[j0:j1], bb, t.sa, t.za)
 }
 
 // MinMax returns the smallest and largest of x (0, 0 if x is empty), as

@@ -37,44 +37,21 @@ func (p *Packed) dot(j int, a []uint8) int32 {
 	return s
 }
 
-// dequantGeneric is the reference of MulU8Dequant for columns [j0, j1).
-func (p *Packed) dequantGeneric(dst []float32, a []uint8, m int, sa float32, za int32, bias []float32, j0, j1 int) {
+// floatGeneric is the reference for the float outputs: columns [j0, j1)
+// of every row, 64 sums at a time through t.rowEpilogue.
+func (t *product) floatGeneric(j0, j1 int) {
 	var acc [64]int32
+	p := t.p
 	n, k := p.n, p.k
-	for i := range m {
-		ar := a[i*k : (i+1)*k]
+	for i := range t.m {
+		ar := t.a[i*k : (i+1)*k]
 		for c0 := j0; c0 < j1; c0 += len(acc) {
 			c1 := min(c0+len(acc), j1)
 			s := acc[:c1-c0]
 			for j := c0; j < c1; j++ {
 				s[j-c0] = p.dot(j, ar)
 			}
-			var bb []float32
-			if bias != nil {
-				bb = bias[c0:c1]
-			}
-			dequantRow(dst[i*n+c0:i*n+c1], s, p.rs[c0:c1], p.sc[c0:c1], bb, sa, za)
-		}
-	}
-}
-
-// oneDNNGeneric is dequantGeneric with oneDNN's epilogue (oneDNNRow).
-func (p *Packed) oneDNNGeneric(dst []float32, a []uint8, m int, za int32, osc, bq []float32, j0, j1 int) {
-	var acc [64]int32
-	n, k := p.n, p.k
-	for i := range m {
-		ar := a[i*k : (i+1)*k]
-		for c0 := j0; c0 < j1; c0 += len(acc) {
-			c1 := min(c0+len(acc), j1)
-			s := acc[:c1-c0]
-			for j := c0; j < c1; j++ {
-				s[j-c0] = p.dot(j, ar)
-			}
-			var bb []float32
-			if bq != nil {
-				bb = bq[c0:c1]
-			}
-			oneDNNRow(dst[i*n+c0:i*n+c1], s, p.rs[c0:c1], osc[c0:c1], bb, za)
+			t.rowEpilogue(t.dst[i*n+c0:i*n+c1], s, c0, c1)
 		}
 	}
 }
