@@ -158,13 +158,18 @@ func (g *lstmGates) Step(w *model.Work, gates, h, pre []float32, b int) {
 	}
 }
 
-// Cell is PyTorch's own LSTM cell, bit for bit (f32.LSTMCellTorch: Sleef's
-// expf and tanhf, glibc's expf in the sigmoid's tails), with the block
-// width of PyTorch's kernels on this CPU: a quantized LSTM's activations
-// are rounded to int8 codes, and the smallest difference in h can move one
-// to the next code.
+// Cell is, for the schemes that reproduce PyTorch's onednn engine (pytorch,
+// channel), PyTorch's own LSTM cell bit for bit (f32.LSTMCellTorch:
+// Sleef's expf and tanhf, glibc's expf in the sigmoid's tails) with the
+// block width of PyTorch's kernels on this CPU: activations are rounded to
+// int8 codes, and the smallest difference in h can move one to the next
+// code. lstmq's own schemes (act8, blocks) run the faster float32 cell.
 func (g *lstmGates) Cell(gates, c, h []float32, b, hid int) {
-	f32.LSTMCellTorchBlock(gates, c, h, b, hid, hid, torchBlock)
+	if g.act.onednn(g.ly.Wih) {
+		f32.LSTMCellTorchBlock(gates, c, h, b, hid, hid, torchBlock)
+		return
+	}
+	f32.LSTMCell(gates, c, h, b, hid, hid)
 }
 
 // torchBlock is the sigmoid's block width of PyTorch's CPU kernels on this
