@@ -27,6 +27,11 @@
 //
 //	out[i,j] = float32(acc[i,j] − zp·Σ_k W_q[j,k]) · (s·scale_j) + bias[j]
 //
+// That is FBGEMM's arithmetic, which lstmq's own schemes (act8, blocks)
+// keep. Debian's PyTorch has no FBGEMM: its onednn engine rounds otherwise
+// (onednn.go), and the schemes that reproduce quantize_dynamic (pytorch,
+// channel) follow it bit for bit, with PyTorch's own LSTM cell.
+//
 // The LSTM follows aten/src/ATen/native/RNN.cpp (FullLayer, CPU path): the
 // input projection W_ih runs once over the whole chunk (t·b rows, one
 // activation scale for all steps), the recurrent projection W_hh once per
