@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lstmq/lstmq"
+	"github.com/lstmq/lstmq/internal/progress"
 )
 
 // maxLine is the longest input line score reads, in bytes.
@@ -71,8 +72,17 @@ and a final <eos>; a word outside the vocabulary is scored as <unk>. A summary g
 		}
 		sc := &scorer{m: m, s: m.NewSession(), out: bufio.NewWriterSize(c.OutOrStdout(), 64<<10),
 			perToken: perToken, jsonl: format == "jsonl", chunk: 64 * lf.batch}
+		if progress.IsTerminal(c.ErrOrStderr()) {
+			// Progress only on a terminal: in a pipeline stderr keeps to the
+			// summary or the one line of an error.
+			sc.bar = progress.New(c.ErrOrStderr(), "score", 0, "sentences")
+		}
 		start := time.Now()
-		if err := sc.run(c, name, in, skipBad); err != nil {
+		err = sc.run(c, name, in, skipBad)
+		if sc.bar != nil {
+			sc.bar.Done()
+		}
+		if err != nil {
 			return err // one line: the lines before the bad one are written
 		}
 		sec := time.Since(start).Seconds()
@@ -94,6 +104,7 @@ type scorer struct {
 
 	sentences, tokens int64
 	logprob           float64
+	bar               *progress.Bar // nil unless stderr is a terminal
 }
 
 // run reads lines, scores them a chunk at a time (memory stays bounded on
@@ -248,6 +259,9 @@ func (sc *scorer) score(c *cobra.Command, ls []scoreLine) error {
 				b.WriteByte(']')
 			}
 			sc.sentences++
+			if sc.bar != nil {
+				sc.bar.Add(1)
+			}
 			sc.tokens += int64(len(r.Tokens))
 			sc.logprob += r.LogProb
 		}
