@@ -73,13 +73,71 @@ type Packed struct {
 
 // RequireExact makes every later product exact for activations up to
 // maxA: where the kernel in use is exact only up to a smaller value (AVX2's
-// int16 pair sums saturate above 128), the products take the reference
-// path. Call it before the Packed is shared.
+// int16 pair sums saturate above 128), the products run in two exact halves
+// (splitSums), or on the reference for a kernel exact below 128. Call it
+// before the Packed is shared.
 func (p *Packed) RequireExact(maxA uint8) { p.maxA = maxA }
 
 // exactKernel reports whether kern may run p's products.
 func (p *Packed) exactKernel(kern *kernel) bool {
 	return kern.asm != 0 && p.k >= 4 && p.maxA <= kern.maxU8
+}
+
+// splitKernel reports whether kern runs p's products in two halves
+// (splitSums): activations up to 255 on a kernel exact up to 128.
+func (p *Packed) splitKernel(kern *kernel) bool {
+	return kern.asm != 0 && p.k >= 4 && p.maxA > kern.maxU8 && kern.maxU8 >= 128
+}
+
+// Scratch of splitSums, recycled so that a product allocates nothing.
+var (
+	splitBytes  = sync.Pool{New: func() any { return new([]uint8) }}
+	splitSums32 = sync.Pool{New: func() any { return new([]int32) }}
+)
+
+func growPooled[T any](p *sync.Pool, n int) *[]T {
+	b := p.Get().(*[]T)
+	if cap(*b) < n {
+		*b = make([]T, n)
+	}
+	*b = (*b)[:n]
+	return b
+}
+
+// splitSums computes MulU8's exact sums into acc on kern, whose products
+// are exact only for activations up to 128: a = lo + hi with
+// lo = min(a, 128) and hi = a − lo ≤ 127, each half one exact product, the
+// two sums added.
+func (p *Packed) splitSums(pool *parallel.Pool, kern *kernel, acc []int32, a []uint8, m int) {
+	lo, hi := growPooled[uint8](&splitBytes, m*p.k), growPooled[uint8](&splitBytes, m*p.k)
+	acc2 := growPooled[int32](&splitSums32, m*p.n)
+	defer func() {
+		splitBytes.Put(lo)
+		splitBytes.Put(hi)
+		splitSums32.Put(acc2)
+	}()
+	for i, v := range a[:m*p.k] {
+		l := min(v, 128)
+		(*lo)[i], (*hi)[i] = l, v-l
+	}
+	tiles := (p.n + kern.cols - 1) / kern.cols
+	product{p: p, kern: kern, acc: acc, a: *lo, m: m}.run(pool, tiles, p.grain(m, kern.cols))
+	product{p: p, kern: kern, acc: *acc2, a: *hi, m: m}.run(pool, tiles, p.grain(m, kern.cols))
+	for i, v := range *acc2 {
+		acc[i] += v
+	}
+}
+
+// splitFloat is the float product of a split kernel: splitSums, then
+// t.rowEpilogue on every row.
+func (t product) splitFloat(pool *parallel.Pool) {
+	p := t.p
+	acc := growPooled[int32](&splitSums32, t.m*p.n)
+	defer splitSums32.Put(acc)
+	p.splitSums(pool, t.kern, *acc, t.a, t.m)
+	for i := range t.m {
+		t.rowEpilogue(t.dst[i*p.n:(i+1)*p.n], (*acc)[i*p.n:(i+1)*p.n], 0, p.n)
+	}
 }
 
 // Pack prepacks W (row-major n×k). scales holds one scale per tensor
@@ -190,6 +248,10 @@ func (p *Packed) MulU8(pool *parallel.Pool, acc []int32, a []uint8, m int) {
 		return
 	}
 	kern := impl
+	if p.splitKernel(kern) {
+		p.splitSums(pool, kern, acc, a, m)
+		return
+	}
 	if !p.exactKernel(kern) {
 		product{p: p, acc: acc, a: a, m: m}.run(pool, p.n, 16*p.grain(m, 16))
 		return
@@ -314,6 +376,10 @@ func (p *Packed) MulU8Dequant(pool *parallel.Pool, dst []float32, a []uint8, m i
 		return
 	}
 	kern := impl
+	if p.splitKernel(kern) {
+		product{p: p, kern: kern, dst: dst, a: a, m: m, sa: sa, za: za, bias: bias}.splitFloat(pool)
+		return
+	}
 	if !p.exactKernel(kern) {
 		product{p: p, dst: dst, a: a, m: m, sa: sa, za: za, bias: bias}.run(pool, p.n, 16*p.grain(m, 16))
 		return
@@ -340,6 +406,10 @@ func (p *Packed) MulU8OneDNN(pool *parallel.Pool, dst []float32, a []uint8, m in
 		return
 	}
 	kern := impl
+	if p.splitKernel(kern) {
+		product{p: p, kern: kern, dst: dst, osc: osc, a: a, m: m, za: za, bias: bq}.splitFloat(pool)
+		return
+	}
 	if !p.exactKernel(kern) {
 		product{p: p, dst: dst, osc: osc, a: a, m: m, za: za, bias: bq}.run(pool, p.n, 16*p.grain(m, 16))
 		return

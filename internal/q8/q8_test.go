@@ -630,3 +630,43 @@ func TestMulU8OneDNN(t *testing.T) {
 		})
 	}
 }
+
+// TestRequireExactFloat runs the float products of a Packed that must be
+// exact for activations up to 255 (an act8 scheme) on every kernel, AVX2's
+// two-halves path included, against the tests' own formulas bit for bit.
+func TestRequireExactFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, kern := range kernels() {
+		t.Run(kern.name, func(t *testing.T) {
+			use(t, kern)
+			for _, sh := range []struct{ m, n, k int }{{1, 5, 4}, {3, 37, 70}, {7, 130, 33}, {25, 64, 256}} {
+				m, n, k := sh.m, sh.n, sh.k
+				a := randU8(r, m*k, 255)
+				w := randI8(r, n*k)
+				scales := []float32{r.Float32()*0.01 + 1e-4}
+				bias := make([]float32, n)
+				osc := make([]float32, n)
+				for j := range bias {
+					bias[j] = r.Float32()*2 - 1
+					osc[j] = r.Float32()*1e-3 + 1e-6
+				}
+				p := Pack(w, n, k, scales)
+				p.RequireExact(255)
+				acc := refMul(a, w, m, n, k)
+				dst := make([]float32, m*n)
+				p.MulU8Dequant(parallel.NewPool(2), dst, a, m, 0.02, 9, bias)
+				for i, v := range wantDequant(acc, w, m, n, k, 0.02, 9, scales, bias) {
+					if math.Float32bits(dst[i]) != math.Float32bits(v) {
+						t.Fatalf("dequant m=%d n=%d k=%d: [%d] = %g, want %g", m, n, k, i, dst[i], v)
+					}
+				}
+				p.MulU8OneDNN(nil, dst, a, m, 9, osc, bias)
+				for i, v := range wantOneDNN(acc, w, m, n, k, 9, osc, bias) {
+					if math.Float32bits(dst[i]) != math.Float32bits(v) {
+						t.Fatalf("oneDNN m=%d n=%d k=%d: [%d] = %g, want %g", m, n, k, i, dst[i], v)
+					}
+				}
+			}
+		})
+	}
+}
