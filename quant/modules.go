@@ -51,8 +51,10 @@ func (l *Linear) ForwardBlocks(w *model.Work, x []float32, m, rows int, emit fun
 	var a []uint8
 	var s, inv float32
 	var zp int32
+	var osc, bq []float32
 	if onednn {
 		a, inv, zp = quantizeOneDNN(w, x[:m*l.W.Cols])
+		osc, bq = l.W.oneDNNScales(w, inv, l.Bias)
 	} else {
 		a, s, zp = l.act.quantize(w, x[:m*l.W.Cols])
 	}
@@ -62,7 +64,7 @@ func (l *Linear) ForwardBlocks(w *model.Work, x []float32, m, rows int, emit fun
 		o := out[:(r1-r0)*l.W.Rows]
 		ar := a[r0*l.W.Cols : r1*l.W.Cols]
 		if onednn {
-			l.W.mulOneDNN(w, o, ar, r1-r0, inv, zp, l.Bias)
+			l.W.kern.(q8Kernel).p.MulU8OneDNN(w.Pool(), o, ar, r1-r0, zp, osc, bq)
 		} else {
 			l.W.kern.mulDequant(w, o, ar, r1-r0, s, zp, l.Bias)
 		}

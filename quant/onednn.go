@@ -65,19 +65,15 @@ func invScales(scales []float32) []float32 {
 	return inv
 }
 
-// mulOneDNN computes dst (m×Rows) from x_q (m×Cols, a) as the onednn
-// engine does, given inv_x and the zero point.
-func (w *Weight) mulOneDNN(wk *model.Work, dst []float32, a []uint8, m int, inv float32, zp int32, bias []float32) {
-	k := w.kern.(q8Kernel)
-	n := w.Rows
-	mk := wk.Mark()
-	defer wk.Release(mk)
-	osc := wk.Float32s(n)
-	var bq []float32
+// oneDNNScales returns, in scratch of wk, the output scales osc_j and the
+// scaled biases bq_j (nil without a bias) of a call whose activations have
+// inv_x = inv.
+func (w *Weight) oneDNNScales(wk *model.Work, inv float32, bias []float32) (osc, bq []float32) {
+	osc = wk.Float32s(w.Rows)
 	if bias != nil {
-		bq = wk.Float32s(n)
+		bq = wk.Float32s(w.Rows)
 	}
-	for j := range n {
+	for j := range w.Rows {
 		iw := w.invScales[0]
 		if len(w.invScales) > 1 {
 			iw = w.invScales[j]
@@ -88,5 +84,14 @@ func (w *Weight) mulOneDNN(wk *model.Work, dst []float32, a []uint8, m int, inv 
 			bq[j] = float32(bias[j] * sb)
 		}
 	}
-	k.p.MulU8OneDNN(wk.Pool(), dst, a, m, zp, osc, bq)
+	return osc, bq
+}
+
+// mulOneDNN computes dst (m×Rows) from x_q (m×Cols, a) as the onednn
+// engine does, given inv_x and the zero point.
+func (w *Weight) mulOneDNN(wk *model.Work, dst []float32, a []uint8, m int, inv float32, zp int32, bias []float32) {
+	mk := wk.Mark()
+	defer wk.Release(mk)
+	osc, bq := w.oneDNNScales(wk, inv, bias)
+	w.kern.(q8Kernel).p.MulU8OneDNN(wk.Pool(), dst, a, m, zp, osc, bq)
 }
