@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -49,6 +50,39 @@ func TestDraw(t *testing.T) {
 	}{{0, 1}, {0.2499, 1}, {0.25, 3}, {0.999999, 3}, {1, 3}} {
 		if got := draw(p, c.u); got != c.want {
 			t.Errorf("draw(u=%v) = %d, want %d", c.u, got, c.want)
+		}
+	}
+}
+
+// TestSamplerTemperature draws 100,000 words from three logits at
+// temperatures 0.5, 1 and 2 and wants the frequencies of softmax(logits/T)
+// (computed here in float64) within 0.005, and top-k 1 to always give the
+// most likely word.
+func TestSamplerTemperature(t *testing.T) {
+	logits := []float32{0, 1, 2}
+	for _, temp := range []float32{0.5, 1, 2} {
+		s := NewSampler(Options{Temperature: temp, Seed: 42})
+		var counts [3]int
+		const n = 100000
+		for range n {
+			counts[s.Draw(logits)]++
+		}
+		var z float64
+		want := make([]float64, 3)
+		for i, l := range logits {
+			want[i] = math.Exp(float64(l) / float64(temp))
+			z += want[i]
+		}
+		for i := range want {
+			if got := float64(counts[i]) / n; math.Abs(got-want[i]/z) > 0.005 {
+				t.Errorf("T=%v: word %d drawn %.4f of the time, softmax gives %.4f", temp, i, got, want[i]/z)
+			}
+		}
+	}
+	s := NewSampler(Options{Temperature: 1, TopK: 1, Seed: 1})
+	for range 100 {
+		if id := s.Draw(logits); id != 2 {
+			t.Fatalf("top-k 1 drew %d", id)
 		}
 	}
 }

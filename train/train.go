@@ -246,6 +246,7 @@ func Train(ctx context.Context, c *corpus.Corpus, cfg Config, log io.Writer) (*m
 	n := newNet(p, cfg.Dropout, cfg.Seed)
 	n.s.Pool = parallel.NewPool(cfg.Threads)
 	lr := cfg.LR
+	sched := plateau{lr: lr}
 	var best *model.Params
 	rule := strings.Repeat("-", 89)
 	evalWork := model.NewWork(n.s.Pool)
@@ -296,7 +297,7 @@ epochs:
 			epoch, time.Since(epochStart).Seconds(), val, math.Exp(val))
 		fmt.Fprintln(log, rule)
 		sum.Epochs = epoch
-		if best == nil || val < sum.BestValidLoss {
+		if sched.epoch(val) {
 			best = Clone(p)
 			sum.BestValidLoss = val
 			if cfg.Save != "" {
@@ -304,9 +305,8 @@ epochs:
 					return nil, sum, fmt.Errorf("train: save best model: %w", err)
 				}
 			}
-		} else {
-			lr /= 4
 		}
+		lr = sched.lr
 		if ctx.Err() != nil {
 			sum.Interrupted = true
 			break
@@ -333,4 +333,23 @@ epochs:
 	fmt.Fprintf(log, "| End of training | test loss %5.2f | test ppl %8.2f\n", sum.TestLoss, math.Exp(sum.TestLoss))
 	fmt.Fprintln(log, eq)
 	return best, sum, nil
+}
+
+// plateau is main.py's learning-rate rule: an epoch whose validation loss
+// is below the best so far is the new best; any other divides lr by 4.
+type plateau struct {
+	lr   float64
+	best float64
+	seen bool
+}
+
+// epoch records an epoch's validation loss and reports whether it is the
+// best so far.
+func (p *plateau) epoch(val float64) bool {
+	if !p.seen || val < p.best {
+		p.best, p.seen = val, true
+		return true
+	}
+	p.lr /= 4
+	return false
 }

@@ -311,3 +311,18 @@ func TestGoCheckpointLoadsInPyTorch(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestPlateau runs main.py's rule on a scripted sequence of validation
+// losses: lr is divided by 4 after every epoch that does not beat the best.
+func TestPlateau(t *testing.T) {
+	p := plateau{lr: 20}
+	for i, c := range []struct {
+		val  float64
+		best bool
+		lr   float64
+	}{{5, true, 20}, {4, true, 20}, {4.5, false, 5}, {4, false, 1.25}, {3.9, true, 1.25}, {math.NaN(), false, 0.3125}} {
+		if got := p.epoch(c.val); got != c.best || p.lr != c.lr {
+			t.Errorf("epoch %d (valid loss %v): best %v, lr %v; want %v, %v", i+1, c.val, got, p.lr, c.best, c.lr)
+		}
+	}
+}
