@@ -427,3 +427,37 @@ func TestNextBatch(t *testing.T) {
 
 // raceEnabled is set by race_test.go.
 var raceEnabled bool
+
+// TestFeedCancelledKeepsState cancels a long Feed between its chunks and
+// wants the session as it was before it.
+func TestFeedCancelledKeepsState(t *testing.T) {
+	m := open(t, "fp32")
+	s := m.NewSession()
+	if err := s.Feed(context.Background(), "the"); err != nil {
+		t.Fatal(err)
+	}
+	want := s.Next(3)
+	long := strings.Repeat("the ", 1000)
+	// Cancelled after two of the four chunks have run.
+	ctx := &countdownCtx{Context: context.Background(), n: 2}
+	if err := s.Feed(ctx, long); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled feed: %v", err)
+	}
+	if got := s.Next(3); !slices.Equal(got, want) {
+		t.Errorf("after a cancelled feed: %v, want %v", got, want)
+	}
+}
+
+// countdownCtx is a context whose Err is nil n times, then Canceled.
+type countdownCtx struct {
+	context.Context
+	n int
+}
+
+func (c *countdownCtx) Err() error {
+	if c.n > 0 {
+		c.n--
+		return nil
+	}
+	return context.Canceled
+}

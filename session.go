@@ -176,8 +176,9 @@ func (s *Session) scoreBatch(ctx context.Context, batch []int, ids [][]int32, re
 }
 
 // Feed advances the state through the words of text (split as Score
-// splits them), as one chunk. At the start of a line it reads <eos>
-// first, so an empty text then reads just <eos>.
+// splits them), in chunks of 256 words. At the start of a line it reads <eos>
+// first, so an empty text then reads just <eos>. If ctx is cancelled before
+// the end, the state is left as it was.
 func (s *Session) Feed(ctx context.Context, text string) error {
 	toks, err := s.m.Tokenize(text)
 	if err != nil {
@@ -211,9 +212,19 @@ const feedChunk = 256
 
 // run advances the state through ids in chunks, keeping the logits that
 // follow the last one.
-func (s *Session) run(ctx context.Context, ids []int32) error {
+func (s *Session) run(ctx context.Context, ids []int32) (err error) {
 	net := s.m.net
 	w := s.work
+	if len(ids) > feedChunk {
+		// A long feed stops between chunks when ctx is cancelled: it then
+		// leaves the state as it found it.
+		st, logits, fresh := s.state.Clone(), append([]float32(nil), s.logits...), s.fresh
+		defer func() {
+			if err != nil {
+				s.state, s.logits, s.fresh = st, logits, fresh
+			}
+		}()
+	}
 	for lo := 0; lo < len(ids); lo += feedChunk {
 		if err := ctx.Err(); err != nil {
 			return err
