@@ -73,12 +73,21 @@ func (w *Weight) oneDNNScales(wk *model.Work, inv float32, bias []float32) (osc,
 	if bias != nil {
 		bq = wk.Float32s(w.Rows)
 	}
-	for j := range w.Rows {
-		iw := w.invScales[0]
-		if len(w.invScales) > 1 {
-			iw = w.invScales[j]
+	if len(w.invScales) == 1 {
+		// Per tensor: one scale for every output, one division per call
+		// (the LSTM's recurrent product calls this every step).
+		sb := float32(inv * w.invScales[0])
+		o := 1 / sb
+		for j := range osc {
+			osc[j] = o
 		}
-		sb := float32(inv * iw)
+		for j := range bq {
+			bq[j] = float32(bias[j] * sb)
+		}
+		return osc, bq
+	}
+	for j := range w.Rows {
+		sb := float32(inv * w.invScales[j])
 		osc[j] = 1 / sb
 		if bias != nil {
 			bq[j] = float32(bias[j] * sb)

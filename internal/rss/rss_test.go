@@ -45,3 +45,15 @@ func TestPeak(t *testing.T) {
 		t.Errorf("Peak = %d bytes, want between 64 MiB and 1 GiB", p)
 	}
 }
+
+// TestSelf checks that this process's peak is at least what it holds now.
+func TestSelf(t *testing.T) {
+	buf := make([]byte, 64<<20)
+	for i := range buf {
+		buf[i] = 1
+	}
+	if got := Self(); runtime.GOOS == "linux" && got < int64(len(buf)) {
+		t.Errorf("Self() = %d bytes with %d held", got, len(buf))
+	}
+	runtime.KeepAlive(buf)
+}

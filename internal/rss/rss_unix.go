@@ -15,6 +15,20 @@ func Peak(ps *os.ProcessState) int64 {
 	if !ok {
 		return 0
 	}
+	return bytes(ru)
+}
+
+// Self returns this process's peak resident set size in bytes so far, or 0.
+func Self() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return bytes(&ru)
+}
+
+// bytes returns ru's peak resident set size in bytes.
+func bytes(ru *syscall.Rusage) int64 {
 	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
 		return int64(ru.Maxrss) // bytes
 	}

@@ -3,6 +3,8 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lstmq/lstmq/internal/rss"
 )
 
 // metrics are the server's Prometheus series, registered on the
@@ -72,7 +74,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lstmq_peak_resident_memory_bytes",
 			Help: "Peak resident set size of the process in bytes (0 where the system does not say).",
-		}, func() float64 { return float64(peakRSS()) }),
+		}, func() float64 { return float64(rss.Self()) }),
 	)
 	return m
 }
