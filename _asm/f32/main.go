@@ -130,6 +130,8 @@ func main() {
 		writeDispatch(&disp, l, ts)
 		expKernel(l)
 		lstmKernel(l)
+		gruKernel(l)
+		reluKernel(l)
 		maxKernel(l)
 		sumExpKernel(l)
 		expScaleKernel(l)
@@ -523,6 +525,84 @@ func lstmKernel(l level) {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+func gruKernel(l level) {
+	TEXT("gruCell"+l.name, NOSPLIT, "func(pre, gates *float32, h int, hOut *float32, n int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("gruCell%s is the GRU pointwise update for j < n, n a multiple of %d (%s):", l.name, l.width, l.isa),
+		"",
+		"\tfor j := range n {",
+		"\t\tr := σ(gates[j] + pre[j])",
+		"\t\tz := σ(gates[h+j] + pre[h+j])",
+		"\t\tm := tanh(pre[2*h+j] + r*gates[2*h+j])",
+		"\t\thOut[j] = (hOut[j]-m)*z + m",
+		"\t}")
+	p := gp("pre")
+	g := gp("gates")
+	h := gp("h")
+	SHLQ(Imm(2), h)
+	ho := gp("hOut")
+	n := l.counter("n", "done")
+	Label("loop")
+	load := func(m Mem) VecVirtual {
+		v := l.vec()
+		VMOVUPS(m, v)
+		return v
+	}
+	a := load(Mem{Base: g})
+	VADDPS(Mem{Base: p}, a, a)
+	r := l.sigmoid(a)
+	b := load(Mem{Base: g, Index: h, Scale: 1})
+	VADDPS(Mem{Base: p, Index: h, Scale: 1}, b, b)
+	z := l.sigmoid(b)
+	c := load(Mem{Base: g, Index: h, Scale: 2})
+	VMULPS(r, c, c)
+	VADDPS(Mem{Base: p, Index: h, Scale: 2}, c, c)
+	m := l.tanh(c)
+	hv := load(Mem{Base: ho})
+	VSUBPS(m, hv, hv)
+	VMULPS(z, hv, hv)
+	VADDPS(m, hv, hv)
+	VMOVUPS(hv, Mem{Base: ho})
+	for _, q := range []GPVirtual{p, g, ho} {
+		ADDQ(Imm(uint64(l.bytes())), q)
+	}
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// unaryKernel writes a lane-wise function of x[i] to dst[i] for i < n.
+func unaryKernel(l level, name, doc string, f func(VecVirtual) VecVirtual) {
+	TEXT(name+l.name, NOSPLIT, "func(dst, x *float32, n int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s%s sets dst[i] = %s for i < n, n a multiple of %d (%s).", name, l.name, doc, l.width, l.isa))
+	dst := gp("dst")
+	x := gp("x")
+	n := l.counter("n", "done")
+	Label("loop")
+	v := l.vec()
+	VMOVUPS(Mem{Base: x}, v)
+	VMOVUPS(f(v), Mem{Base: dst})
+	ADDQ(Imm(uint64(l.bytes())), x)
+	ADDQ(Imm(uint64(l.bytes())), dst)
+	DECQ(n)
+	JNZ(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+func reluKernel(l level) {
+	unaryKernel(l, "relu", "max(x[i], 0)", func(v VecVirtual) VecVirtual {
+		z := l.vec()
+		VXORPS(z, z, z)
+		VMAXPS(v, z, v) // NaN passes through, as max(NaN, 0) is NaN
+		return v
+	})
 }
 
 // hmax reduces v to its largest lane, returned in the low lane of an XMM.

@@ -249,6 +249,23 @@ func exp256(dst *float32, x *float32, n int)
 //go:noescape
 func lstmCell256(gates *float32, h int, c *float32, hOut *float32, n int)
 
+// gruCell256 is the GRU pointwise update for j < n, n a multiple of 8 (AVX2+FMA):
+//
+//	for j := range n {
+//		r := σ(gates[j] + pre[j])
+//		z := σ(gates[h+j] + pre[h+j])
+//		m := tanh(pre[2*h+j] + r*gates[2*h+j])
+//		hOut[j] = (hOut[j]-m)*z + m
+//	}
+//
+//go:noescape
+func gruCell256(pre *float32, gates *float32, h int, hOut *float32, n int)
+
+// relu256 sets dst[i] = max(x[i], 0) for i < n, n a multiple of 8 (AVX2+FMA).
+//
+//go:noescape
+func relu256(dst *float32, x *float32, n int)
+
 // max256 returns max x[i] for i < n, n a positive multiple of 8 (AVX2+FMA).
 //
 //	m := x[0]
@@ -958,6 +975,23 @@ func exp512(dst *float32, x *float32, n int)
 //
 //go:noescape
 func lstmCell512(gates *float32, h int, c *float32, hOut *float32, n int)
+
+// gruCell512 is the GRU pointwise update for j < n, n a multiple of 16 (AVX-512F):
+//
+//	for j := range n {
+//		r := σ(gates[j] + pre[j])
+//		z := σ(gates[h+j] + pre[h+j])
+//		m := tanh(pre[2*h+j] + r*gates[2*h+j])
+//		hOut[j] = (hOut[j]-m)*z + m
+//	}
+//
+//go:noescape
+func gruCell512(pre *float32, gates *float32, h int, hOut *float32, n int)
+
+// relu512 sets dst[i] = max(x[i], 0) for i < n, n a multiple of 16 (AVX-512F).
+//
+//go:noescape
+func relu512(dst *float32, x *float32, n int)
 
 // max512 returns max x[i] for i < n, n a positive multiple of 16 (AVX-512F).
 //

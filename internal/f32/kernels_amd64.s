@@ -2605,6 +2605,137 @@ done:
 	VZEROUPPER
 	RET
 
+// func gruCell256(pre *float32, gates *float32, h int, hOut *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·gruCell256(SB), NOSPLIT, $0-40
+	MOVQ pre+0(FP), AX
+	MOVQ gates+8(FP), CX
+	MOVQ h+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ hOut+24(FP), BX
+	MOVQ n+32(FP), SI
+	SHRQ $0x03, SI
+	JZ   done
+
+loop:
+	VMOVUPS      (CX), Y0
+	VADDPS       (AX), Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VSUBPS       Y0, Y1, Y1
+	VMINPS       f32consts<>+0(SB), Y1, Y0
+	VMAXPS       f32consts<>+64(SB), Y0, Y0
+	VMULPS       f32consts<>+128(SB), Y0, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VFNMADD231PS f32consts<>+192(SB), Y1, Y0
+	VFNMADD231PS f32consts<>+256(SB), Y1, Y0
+	VMOVUPS      f32consts<>+320(SB), Y2
+	VFMADD213PS  f32consts<>+384(SB), Y0, Y2
+	VFMADD213PS  f32consts<>+448(SB), Y0, Y2
+	VFMADD213PS  f32consts<>+512(SB), Y0, Y2
+	VFMADD213PS  f32consts<>+576(SB), Y0, Y2
+	VFMADD213PS  f32consts<>+640(SB), Y0, Y2
+	VMULPS       Y0, Y0, Y3
+	VFMADD213PS  Y0, Y3, Y2
+	VADDPS       f32consts<>+704(SB), Y2, Y2
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       f32consts<>+832(SB), Y1, Y1
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y1, Y2, Y2
+	VADDPS       f32consts<>+704(SB), Y2, Y2
+	VMOVUPS      f32consts<>+704(SB), Y0
+	VDIVPS       Y2, Y0, Y0
+	VMOVUPS      (CX)(DX*1), Y1
+	VADDPS       (AX)(DX*1), Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VSUBPS       Y1, Y2, Y2
+	VMINPS       f32consts<>+0(SB), Y2, Y1
+	VMAXPS       f32consts<>+64(SB), Y1, Y1
+	VMULPS       f32consts<>+128(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS f32consts<>+192(SB), Y2, Y1
+	VFNMADD231PS f32consts<>+256(SB), Y2, Y1
+	VMOVUPS      f32consts<>+320(SB), Y3
+	VFMADD213PS  f32consts<>+384(SB), Y1, Y3
+	VFMADD213PS  f32consts<>+448(SB), Y1, Y3
+	VFMADD213PS  f32consts<>+512(SB), Y1, Y3
+	VFMADD213PS  f32consts<>+576(SB), Y1, Y3
+	VFMADD213PS  f32consts<>+640(SB), Y1, Y3
+	VMULPS       Y1, Y1, Y4
+	VFMADD213PS  Y1, Y4, Y3
+	VADDPS       f32consts<>+704(SB), Y3, Y3
+	VCVTPS2DQ    Y2, Y2
+	VPADDD       f32consts<>+832(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y2, Y3, Y3
+	VADDPS       f32consts<>+704(SB), Y3, Y3
+	VMOVUPS      f32consts<>+704(SB), Y1
+	VDIVPS       Y3, Y1, Y1
+	VMOVUPS      (CX)(DX*2), Y2
+	VMULPS       Y0, Y2, Y2
+	VADDPS       (AX)(DX*2), Y2, Y2
+	VADDPS       Y2, Y2, Y0
+	VMINPS       f32consts<>+0(SB), Y0, Y0
+	VMAXPS       f32consts<>+64(SB), Y0, Y0
+	VMULPS       f32consts<>+128(SB), Y0, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS f32consts<>+192(SB), Y2, Y0
+	VFNMADD231PS f32consts<>+256(SB), Y2, Y0
+	VMOVUPS      f32consts<>+320(SB), Y3
+	VFMADD213PS  f32consts<>+384(SB), Y0, Y3
+	VFMADD213PS  f32consts<>+448(SB), Y0, Y3
+	VFMADD213PS  f32consts<>+512(SB), Y0, Y3
+	VFMADD213PS  f32consts<>+576(SB), Y0, Y3
+	VFMADD213PS  f32consts<>+640(SB), Y0, Y3
+	VMULPS       Y0, Y0, Y4
+	VFMADD213PS  Y0, Y4, Y3
+	VADDPS       f32consts<>+704(SB), Y3, Y3
+	VCVTPS2DQ    Y2, Y2
+	VPADDD       f32consts<>+832(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y2, Y3, Y3
+	VADDPS       f32consts<>+704(SB), Y3, Y3
+	VMOVUPS      f32consts<>+768(SB), Y0
+	VDIVPS       Y3, Y0, Y0
+	VMOVUPS      f32consts<>+704(SB), Y2
+	VSUBPS       Y0, Y2, Y2
+	VMOVUPS      (BX), Y0
+	VSUBPS       Y2, Y0, Y0
+	VMULPS       Y1, Y0, Y0
+	VADDPS       Y2, Y0, Y0
+	VMOVUPS      Y0, (BX)
+	ADDQ         $0x20, AX
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, BX
+	DECQ         SI
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func relu256(dst *float32, x *float32, n int)
+// Requires: AVX
+TEXT ·relu256(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ n+16(FP), DX
+	SHRQ $0x03, DX
+	JZ   done
+
+loop:
+	VMOVUPS (CX), Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, AX
+	DECQ    DX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
 // func max256(x *float32, n int) float32
 // Requires: AVX, SSE
 TEXT ·max256(SB), NOSPLIT, $0-20
@@ -11778,6 +11909,137 @@ loop:
 	ADDQ         $0x40, SI
 	DECQ         DI
 	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func gruCell512(pre *float32, gates *float32, h int, hOut *float32, n int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·gruCell512(SB), NOSPLIT, $0-40
+	MOVQ pre+0(FP), AX
+	MOVQ gates+8(FP), CX
+	MOVQ h+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ hOut+24(FP), BX
+	MOVQ n+32(FP), SI
+	SHRQ $0x04, SI
+	JZ   done
+
+loop:
+	VMOVUPS      (CX), Z0
+	VADDPS       (AX), Z0, Z0
+	VXORPS       Z1, Z1, Z1
+	VSUBPS       Z0, Z1, Z1
+	VMINPS       f32consts<>+0(SB), Z1, Z0
+	VMAXPS       f32consts<>+64(SB), Z0, Z0
+	VMULPS       f32consts<>+128(SB), Z0, Z1
+	VRNDSCALEPS  $0x00, Z1, Z1
+	VFNMADD231PS f32consts<>+192(SB), Z1, Z0
+	VFNMADD231PS f32consts<>+256(SB), Z1, Z0
+	VMOVUPS      f32consts<>+320(SB), Z2
+	VFMADD213PS  f32consts<>+384(SB), Z0, Z2
+	VFMADD213PS  f32consts<>+448(SB), Z0, Z2
+	VFMADD213PS  f32consts<>+512(SB), Z0, Z2
+	VFMADD213PS  f32consts<>+576(SB), Z0, Z2
+	VFMADD213PS  f32consts<>+640(SB), Z0, Z2
+	VMULPS       Z0, Z0, Z3
+	VFMADD213PS  Z0, Z3, Z2
+	VADDPS       f32consts<>+704(SB), Z2, Z2
+	VCVTPS2DQ    Z1, Z1
+	VPADDD       f32consts<>+832(SB), Z1, Z1
+	VPSLLD       $0x17, Z1, Z1
+	VMULPS       Z1, Z2, Z2
+	VADDPS       f32consts<>+704(SB), Z2, Z2
+	VMOVUPS      f32consts<>+704(SB), Z0
+	VDIVPS       Z2, Z0, Z0
+	VMOVUPS      (CX)(DX*1), Z1
+	VADDPS       (AX)(DX*1), Z1, Z1
+	VXORPS       Z2, Z2, Z2
+	VSUBPS       Z1, Z2, Z2
+	VMINPS       f32consts<>+0(SB), Z2, Z1
+	VMAXPS       f32consts<>+64(SB), Z1, Z1
+	VMULPS       f32consts<>+128(SB), Z1, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS f32consts<>+192(SB), Z2, Z1
+	VFNMADD231PS f32consts<>+256(SB), Z2, Z1
+	VMOVUPS      f32consts<>+320(SB), Z3
+	VFMADD213PS  f32consts<>+384(SB), Z1, Z3
+	VFMADD213PS  f32consts<>+448(SB), Z1, Z3
+	VFMADD213PS  f32consts<>+512(SB), Z1, Z3
+	VFMADD213PS  f32consts<>+576(SB), Z1, Z3
+	VFMADD213PS  f32consts<>+640(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD213PS  Z1, Z4, Z3
+	VADDPS       f32consts<>+704(SB), Z3, Z3
+	VCVTPS2DQ    Z2, Z2
+	VPADDD       f32consts<>+832(SB), Z2, Z2
+	VPSLLD       $0x17, Z2, Z2
+	VMULPS       Z2, Z3, Z3
+	VADDPS       f32consts<>+704(SB), Z3, Z3
+	VMOVUPS      f32consts<>+704(SB), Z1
+	VDIVPS       Z3, Z1, Z1
+	VMOVUPS      (CX)(DX*2), Z2
+	VMULPS       Z0, Z2, Z2
+	VADDPS       (AX)(DX*2), Z2, Z2
+	VADDPS       Z2, Z2, Z0
+	VMINPS       f32consts<>+0(SB), Z0, Z0
+	VMAXPS       f32consts<>+64(SB), Z0, Z0
+	VMULPS       f32consts<>+128(SB), Z0, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS f32consts<>+192(SB), Z2, Z0
+	VFNMADD231PS f32consts<>+256(SB), Z2, Z0
+	VMOVUPS      f32consts<>+320(SB), Z3
+	VFMADD213PS  f32consts<>+384(SB), Z0, Z3
+	VFMADD213PS  f32consts<>+448(SB), Z0, Z3
+	VFMADD213PS  f32consts<>+512(SB), Z0, Z3
+	VFMADD213PS  f32consts<>+576(SB), Z0, Z3
+	VFMADD213PS  f32consts<>+640(SB), Z0, Z3
+	VMULPS       Z0, Z0, Z4
+	VFMADD213PS  Z0, Z4, Z3
+	VADDPS       f32consts<>+704(SB), Z3, Z3
+	VCVTPS2DQ    Z2, Z2
+	VPADDD       f32consts<>+832(SB), Z2, Z2
+	VPSLLD       $0x17, Z2, Z2
+	VMULPS       Z2, Z3, Z3
+	VADDPS       f32consts<>+704(SB), Z3, Z3
+	VMOVUPS      f32consts<>+768(SB), Z0
+	VDIVPS       Z3, Z0, Z0
+	VMOVUPS      f32consts<>+704(SB), Z2
+	VSUBPS       Z0, Z2, Z2
+	VMOVUPS      (BX), Z0
+	VSUBPS       Z2, Z0, Z0
+	VMULPS       Z1, Z0, Z0
+	VADDPS       Z2, Z0, Z0
+	VMOVUPS      Z0, (BX)
+	ADDQ         $0x40, AX
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, BX
+	DECQ         SI
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func relu512(dst *float32, x *float32, n int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·relu512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ n+16(FP), DX
+	SHRQ $0x04, DX
+	JZ   done
+
+loop:
+	VMOVUPS (CX), Z0
+	VXORPS  Z1, Z1, Z1
+	VMAXPS  Z0, Z1, Z0
+	VMOVUPS Z0, (AX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, AX
+	DECQ    DX
+	JNZ     loop
 
 done:
 	VZEROUPPER

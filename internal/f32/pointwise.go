@@ -73,3 +73,41 @@ func Softmax(dst, x []float32, t float32) {
 	}
 	scaleVec(impl, dst, float32(1/expScaleVec(impl, dst, x, inv, mx)))
 }
+
+// GRUCell applies one GRU step's pointwise part to a batch of b rows, as
+// PyTorch's GRU cell computes it, with the input part pre = W_ih·x + b_ih
+// and the hidden part gates = W_hh·h + b_hh (b×3h each, gate blocks in
+// PyTorch's order r, z, n):
+//
+//	r = σ(gates_r + pre_r)
+//	z = σ(gates_z + pre_z)
+//	n = tanh(pre_n + r⊙gates_n)      (b_hn stays inside the product with r)
+//	h' = (h − n)⊙z + n               (= (1 − z)⊙n + z⊙h)
+//
+// h (b×h) is updated in place. The SIMD variants use the vectorized exp.
+func GRUCell(pre, gates, h []float32, b, hid int) {
+	if len(pre) < b*3*hid || len(gates) < b*3*hid || len(h) < b*hid {
+		panic("f32: GRUCell: short operand")
+	}
+	for r := range b {
+		p, g, hr := pre[r*3*hid:(r+1)*3*hid], gates[r*3*hid:(r+1)*3*hid], h[r*hid:(r+1)*hid]
+		if impl == cpu.Generic {
+			gruCellRowGeneric(p, g, hr, hid)
+		} else {
+			gruCellRow(impl, p, g, hr, hid)
+		}
+	}
+}
+
+// ReLU sets dst[i] = max(x[i], 0), the activation of RNN_RELU (dst may be
+// x). A NaN stays NaN, as in torch.relu.
+func ReLU(dst, x []float32) {
+	dst = dst[:len(x)]
+	if impl == cpu.Generic {
+		for i, v := range x {
+			dst[i] = relu(v)
+		}
+		return
+	}
+	reluVec(impl, dst, x)
+}

@@ -41,6 +41,60 @@ func lstmCellN(lv cpu.Level, g *float32, h int, c, hOut *float32, n int) {
 	}
 }
 
+// gruCellRow runs the GRU pointwise update on one row (len(pre) =
+// len(g) = 3h); a ragged end goes through the same kernel on zero-padded
+// copies.
+func gruCellRow(lv cpu.Level, pre, g, hOut []float32, h int) {
+	body := h &^ (lanes(lv) - 1)
+	if body > 0 {
+		if lv >= cpu.AVX512 {
+			gruCell512(&pre[0], &g[0], h, &hOut[0], body)
+		} else {
+			gruCell256(&pre[0], &g[0], h, &hOut[0], body)
+		}
+	}
+	if body == h {
+		return
+	}
+	var tp, tg [3 * 16]float32
+	var th [16]float32
+	for q := range 3 {
+		copy(tp[q*16:], pre[q*h+body:q*h+h])
+		copy(tg[q*16:], g[q*h+body:q*h+h])
+	}
+	copy(th[:], hOut[body:h])
+	if lv >= cpu.AVX512 {
+		gruCell512(&tp[0], &tg[0], 16, &th[0], 16)
+	} else {
+		gruCell256(&tp[0], &tg[0], 16, &th[0], 8)
+	}
+	copy(hOut[body:h], th[:])
+}
+
+// reluVec sets dst[i] = max(x[i], 0); a ragged end goes through the
+// kernel on a zero-padded copy.
+func reluVec(lv cpu.Level, dst, x []float32) {
+	body := len(x) &^ (lanes(lv) - 1)
+	if body > 0 {
+		reluN(lv, &dst[0], &x[0], body)
+	}
+	if body == len(x) {
+		return
+	}
+	var t [16]float32
+	copy(t[:], x[body:])
+	reluN(lv, &t[0], &t[0], lanes(lv))
+	copy(dst[body:], t[:len(x)-body])
+}
+
+func reluN(lv cpu.Level, dst, x *float32, n int) {
+	if lv >= cpu.AVX512 {
+		relu512(dst, x, n)
+	} else {
+		relu256(dst, x, n)
+	}
+}
+
 // expVec sets dst[i] = exp(x[i]) with the vectorized exp.
 func expVec(lv cpu.Level, dst, x []float32) {
 	dst = dst[:len(x)]

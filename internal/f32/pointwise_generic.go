@@ -65,3 +65,22 @@ func softmaxGeneric(dst, x []float32, t float32) {
 		dst[i] *= r
 	}
 }
+
+// gruCellRowGeneric is one row of the GRU step, the reference every variant
+// follows (see GRUCell). The products and sums round in float32 one at a
+// time, in PyTorch's order.
+func gruCellRowGeneric(pre, g, h []float32, hid int) {
+	for j := range hid {
+		r := sigmoid(g[j] + pre[j])
+		z := sigmoid(g[hid+j] + pre[hid+j])
+		n := tanh(pre[2*hid+j] + float32(r*g[2*hid+j]))
+		h[j] = float32((h[j]-n)*z) + n
+	}
+}
+
+func relu(x float32) float32 {
+	if x > 0 || x != x {
+		return x
+	}
+	return 0
+}

@@ -14,6 +14,14 @@ func lstmCellRow(lv cpu.Level, g, c, hOut []float32, h int) {
 	lstmCellGeneric(g, c, hOut, 1, h, h)
 }
 
+func gruCellRow(lv cpu.Level, pre, g, hOut []float32, h int) { gruCellRowGeneric(pre, g, hOut, h) }
+
+func reluVec(lv cpu.Level, dst, x []float32) {
+	for i, v := range x {
+		dst[i] = relu(v)
+	}
+}
+
 func maxVec(lv cpu.Level, x []float32) float32 { return maxGeneric(x) }
 
 func sumExpVec(lv cpu.Level, x []float32, sub float32) float64 {

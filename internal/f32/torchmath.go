@@ -89,3 +89,37 @@ func checkBlock(block int) {
 		panic("f32: block must be a positive multiple of 8")
 	}
 }
+
+// GRUCellTorch is GRUCell computed as PyTorch 1.13 computes its GRU cell
+// (quantized dynamic GRU included), one tensor operation after another on
+// each row's h-wide chunks:
+//
+//	r = sigmoid_(gates_r + pre_r)    (SigmoidTorch, block as LSTMCellTorchBlock)
+//	z = sigmoid_(gates_z + pre_z)
+//	n = tanh_(pre_n + gates_n·r)     (TanhTorch; product and sum rounded apart)
+//	h' = (h − n)·z + n
+//
+// gates is overwritten (with r, z and n); h (b×h) is updated in place.
+func GRUCellTorch(pre, gates, h []float32, b, hid, block int) {
+	checkBlock(block)
+	if len(pre) < b*3*hid || len(gates) < b*3*hid || len(h) < b*hid {
+		panic("f32: GRUCellTorch: short operand")
+	}
+	for row := range b {
+		p, g, hr := pre[row*3*hid:(row+1)*3*hid], gates[row*3*hid:(row+1)*3*hid], h[row*hid:(row+1)*hid]
+		r, z, n := g[:hid], g[hid:2*hid], g[2*hid:3*hid]
+		for j := range hid {
+			r[j] += p[j]
+			z[j] += p[hid+j]
+		}
+		SigmoidTorch(r, r, block)
+		SigmoidTorch(z, z, block)
+		for j := range hid {
+			n[j] = p[2*hid+j] + float32(n[j]*r[j])
+		}
+		TanhTorch(n, n)
+		for j := range hid {
+			hr[j] = float32((hr[j]-n[j])*z[j]) + n[j]
+		}
+	}
+}
