@@ -32,7 +32,8 @@ type Model struct {
 }
 
 type config struct {
-	vocabPath string
+	vocabPath    string
+	nonlinearity string
 	threads   int
 	batch     int
 	maxWords  int
@@ -48,6 +49,13 @@ type Option func(*config)
 // vocabulary; a given one must then be the same.
 func WithVocabulary(path string) Option { return func(c *config) { c.vocabPath = path } }
 
+// WithNonlinearity gives a plain RNN's nonlinearity, "tanh" (the
+// example's default) or "relu": a state_dict does not record it (its
+// shapes tell LSTM, GRU and RNN apart, not tanh from relu). lstmq's own
+// files and the example's torch.save(model) files record it; a different
+// value given here is then an error.
+func WithNonlinearity(s string) Option { return func(c *config) { c.nonlinearity = s } }
+
 // WithThreads sets how many threads the model's products use; n < 1 means
 // runtime.GOMAXPROCS(0), the default.
 func WithThreads(n int) Option { return func(c *config) { c.threads = n } }
@@ -61,8 +69,9 @@ func WithBatchSize(n int) Option { return func(c *config) { c.batch = n } }
 func WithMaxWords(n int) Option { return func(c *config) { c.maxWords = n } }
 
 // Open reads a model file: a PyTorch state_dict (.pth, zip or legacy) of
-// the example's model in float32, one quantized by quantize_dynamic, or an
-// lstmq .safetensors model. The file is parsed once. Without a vocabulary
+// the example's model (LSTM, GRU, RNN_TANH or RNN_RELU) in float32, the
+// example's torch.save(model) file, one quantized by quantize_dynamic, or
+// an lstmq .safetensors model. The file is parsed once. Without a vocabulary
 // (WithVocabulary, or one in the file) the model runs on ids only: Score,
 // Feed, Next and Generate fail with ErrVocabulary.
 func Open(path string, opts ...Option) (*Model, error) {
@@ -79,7 +88,12 @@ func Open(path string, opts ...Option) (*Model, error) {
 	if cfg.maxWords < 1 {
 		cfg.maxWords = DefaultMaxWords
 	}
-	f, err := modelfile.Read(path)
+	switch cfg.nonlinearity {
+	case "", "tanh", "relu":
+	default:
+		return nil, mark(ErrOption, "nonlinearity %q: want tanh or relu", cfg.nonlinearity)
+	}
+	f, err := modelfile.Read(path, cfg.nonlinearity)
 	if err != nil {
 		return nil, err
 	}

@@ -30,24 +30,40 @@ var (
 	ErrKey   = errors.New("state_dict key")
 )
 
-// LoadPth reads a PyTorch state_dict file into a float32 model.
-func LoadPth(path string) (*model.Model, *model.Params, error) {
+// LoadPth reads a PyTorch checkpoint (a state_dict, or the example's
+// torch.save(model)) into a float32 model; nonlinearity is as for
+// ParamsFromStateDict.
+func LoadPth(path, nonlinearity string) (*model.Model, *model.Params, error) {
 	sd, err := pth.Load(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := ParamsFromStateDict(sd)
+	p, err := ParamsFromStateDict(sd, nonlinearity)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return model.New(*p, DefaultDropout), p, nil
+	return model.New(*p, Dropout(sd)), p, nil
+}
+
+// Dropout returns the dropout a whole-module checkpoint records, else
+// DefaultDropout (a state_dict does not record it).
+func Dropout(sd *pth.StateDict) float64 {
+	if sd.Module != nil {
+		return sd.Module.Dropout
+	}
+	return DefaultDropout
 }
 
 var layerKey = regexp.MustCompile(`^rnn\.(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$`)
 
 // ParamsFromStateDict checks a state_dict against the key table and returns
-// the parameters. Every key must be known and every shape must fit.
-func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
+// the parameters. Every key must be known and every shape must fit. The
+// recurrent kind is read from the shapes: W_hh has 4·nhid rows for an
+// LSTM, 3·nhid for a GRU, nhid for an RNN, whose nonlinearity a state_dict
+// does not record: nonlinearity gives it ("tanh", the example's default,
+// when ""). A whole-module checkpoint records its kind; a nonlinearity
+// that contradicts it is an error.
+func ParamsFromStateDict(sd *pth.StateDict, nonlinearity string) (*model.Params, error) {
 	if sd.Quantized() {
 		return nil, ErrQuantized
 	}
@@ -59,7 +75,7 @@ func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
 		}
 		m := layerKey.FindStringSubmatch(k)
 		if m == nil {
-			return nil, errkind.Errorf(ErrKey, "unexpected key %q (not a word_language_model LSTM state_dict key)", k)
+			return nil, errkind.Errorf(ErrKey, "unexpected key %q (not a word_language_model state_dict key)", k)
 		}
 		l, err := strconv.Atoi(m[2])
 		if err != nil || l > 10000 {
@@ -95,10 +111,28 @@ func ParamsFromStateDict(sd *pth.StateDict) (*model.Params, error) {
 	if p.NToken < 1 || p.NInp < 1 || p.NHid < 1 {
 		return nil, errkind.Errorf(ErrShape, "key %q: empty shape %v", "encoder.weight", enc.Shape)
 	}
+	kind, err := model.KindOf(whh0.Shape[0], p.NHid, nonlinearity)
+	if err != nil {
+		return nil, errkind.Errorf(ErrShape, "key %q: shape %v: %v", "rnn.weight_hh_l0", whh0.Shape, err)
+	}
+	if m := sd.Module; m != nil {
+		recorded, err := model.ParseKind(m.RNNType)
+		if err != nil {
+			return nil, fmt.Errorf("module %s: %w", m.Class, err)
+		}
+		if recorded.Gates() != kind.Gates() {
+			return nil, errkind.Errorf(ErrShape, "key %q: shape %v does not fit the module's %s", "rnn.weight_hh_l0", whh0.Shape, recorded)
+		}
+		if nonlinearity != "" && recorded.Module() == "RNN" && nonlinearity != recorded.Nonlinearity() {
+			return nil, fmt.Errorf("nonlinearity %q, but the file's module is %s", nonlinearity, recorded)
+		}
+		kind = recorded
+	}
+	p.Kind = kind
 	want := func(key string, t *pth.Tensor, shape ...int) error {
 		if !slices.Equal(t.Shape, shape) {
-			return errkind.Errorf(ErrShape, "key %q: shape %v, want %v (from ntoken %d, ninp %d of encoder.weight %v and nhid %d of rnn.weight_hh_l0 %v)",
-				key, t.Shape, shape, p.NToken, p.NInp, enc.Shape, p.NHid, whh0.Shape)
+			return errkind.Errorf(ErrShape, "key %q: shape %v, want %v for a %s (from ntoken %d, ninp %d of encoder.weight %v and nhid %d of rnn.weight_hh_l0 %v)",
+				key, t.Shape, shape, kind, p.NToken, p.NInp, enc.Shape, p.NHid, whh0.Shape)
 		}
 		return nil
 	}

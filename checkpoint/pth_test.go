@@ -17,12 +17,12 @@ var torchDir = filepath.Join("..", "testdata", "torch")
 func TestQuantizedStateDict(t *testing.T) {
 	for _, name := range []string{"quantized.pth", "qckpt/onednn.pth", "qckpt/onednn_channel.pth"} {
 		path := filepath.Join(torchDir, name)
-		_, _, err := LoadPth(path)
+		_, _, err := LoadPth(path, "")
 		if !errors.Is(err, ErrQuantized) || !strings.HasPrefix(err.Error(), path+": ") {
 			t.Errorf("%s: error %v, want %v", name, err, ErrQuantized)
 		}
 	}
-	if _, p, err := LoadPth(filepath.Join(torchDir, "qckpt", "fp32.pth")); err != nil || p.NHid != 16 || len(p.Layers) != 2 {
+	if _, p, err := LoadPth(filepath.Join(torchDir, "qckpt", "fp32.pth"), ""); err != nil || p.NHid != 16 || len(p.Layers) != 2 {
 		t.Errorf("fp32.pth: %v", err)
 	}
 }
@@ -37,7 +37,7 @@ func TestIntegerTensor(t *testing.T) {
 	enc := sd.Tensors["encoder.weight"]
 	n := enc.NumElements()
 	enc.Data, enc.DType, enc.Int64 = nil, "int64", make([]int64, n)
-	_, err = ParamsFromStateDict(sd)
+	_, err = ParamsFromStateDict(sd, "")
 	if err == nil || err.Error() != `key "encoder.weight": int64 tensor, want floating point` {
 		t.Errorf("error %v", err)
 	}
@@ -46,7 +46,7 @@ func TestIntegerTensor(t *testing.T) {
 // TestStateDictSizeIsFileSize checks that the counted size is the size of
 // the file SavePth writes.
 func TestStateDictSizeIsFileSize(t *testing.T) {
-	_, p, err := LoadPth(filepath.Join("..", "testdata", "torch", "deep.pth"))
+	_, p, err := LoadPth(filepath.Join("..", "testdata", "torch", "deep.pth"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestStateDictSizeIsFileSize(t *testing.T) {
 // the example's LSTMModel, which SavePth writes).
 func TestTiedLoadsTied(t *testing.T) {
 	for _, name := range []string{"tied.pth", "tied_legacy.pth"} {
-		_, p, err := LoadPth(filepath.Join(torchDir, name))
+		_, p, err := LoadPth(filepath.Join(torchDir, name), "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,7 +20,7 @@ func fixtureModels(tb testing.TB) (map[string]*model.Model, *corpus.Batches) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fp, p, err := checkpoint.LoadPth(filepath.Join(torchDir, "deep.pth"))
+	fp, p, err := checkpoint.LoadPth(filepath.Join(torchDir, "deep.pth"), "")
 	if err != nil {
 		tb.Fatal(err)
 	}

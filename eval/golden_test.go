@@ -54,7 +54,7 @@ func TestGoldenPyTorch(t *testing.T) {
 		}
 		for _, file := range g.Files {
 			t.Run(file, func(t *testing.T) {
-				m, _, err := checkpoint.LoadPth(filepath.Join(torchDir, file))
+				m, _, err := checkpoint.LoadPth(filepath.Join(torchDir, file), "")
 				if err != nil {
 					t.Fatal(err)
 				}

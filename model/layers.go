@@ -72,57 +72,70 @@ func (l *Linear) String() string {
 	return fmt.Sprintf("Linear(in_features=%d, out_features=%d, bias=%s)", l.In(), l.Out(), pyBool(l.Bias != nil))
 }
 
-// LSTMLayer holds one layer's parameters in PyTorch's layout: W_ih (4h×in),
-// W_hh (4h×h), b_ih and b_hh (4h), gate blocks in the order i, f, g, o.
-type LSTMLayer struct {
+// Layer holds one recurrent layer's parameters in PyTorch's layout: W_ih
+// (G·h×in), W_hh (G·h×h), b_ih and b_hh (G·h), with G = Kind.Gates() gate
+// blocks in PyTorch's order (LSTM i, f, g, o; GRU r, z, n).
+type Layer struct {
 	Wih, Whh *f32.Matrix
 	Bih, Bhh []float32
 }
 
-// LSTM is nn.LSTM (unidirectional, with biases) in float32; RunLSTM gives
-// its equations. Its gates add in this order:
-//
-//	G = (W_ih·x + (b_ih + b_hh)) + W_hh·h
-type LSTM struct {
-	Layer   []LSTMLayer
+// RNN is nn.LSTM, nn.GRU or nn.RNN (unidirectional, with biases) in
+// float32; Run gives the loop and each kind's Gates its equations.
+type RNN struct {
+	Layer   []Layer
+	kind    Kind
 	in, hid int
 
 	gates []Gates
 }
 
-// NewLSTM builds an LSTM from its layers; in is the first layer's input size.
-func NewLSTM(layers []LSTMLayer, in, hidden int) *LSTM {
-	l := &LSTM{Layer: layers, in: in, hid: hidden}
-	for k := range layers {
-		ly := &layers[k]
-		b := make([]float32, 4*hidden)
-		for j := range b {
-			b[j] = ly.Bih[j] + ly.Bhh[j]
+// NewRNN builds a recurrent module of kind k from its layers; in is the
+// first layer's input size.
+func NewRNN(k Kind, layers []Layer, in, hidden int) *RNN {
+	l := &RNN{kind: k, Layer: layers, in: in, hid: hidden}
+	for i := range layers {
+		ly := &layers[i]
+		var g Gates
+		switch k {
+		case LSTM:
+			b := make([]float32, 4*hidden)
+			for j := range b {
+				b[j] = ly.Bih[j] + ly.Bhh[j]
+			}
+			g = &lstmGates{ly: ly, bias: b}
+		case GRU:
+			g = &gruGates{ly: ly}
+		default:
+			g = &rnnGates{ly: ly, relu: k == RNNReLU}
 		}
-		l.gates = append(l.gates, &lstmGates{ly: ly, bias: b})
+		l.gates = append(l.gates, g)
 	}
 	return l
 }
 
-func (l *LSTM) Input() int  { return l.in }
-func (l *LSTM) Hidden() int { return l.hid }
-func (l *LSTM) Layers() int { return len(l.Layer) }
+func (l *RNN) Kind() Kind  { return l.kind }
+func (l *RNN) Input() int  { return l.in }
+func (l *RNN) Hidden() int { return l.hid }
+func (l *RNN) Layers() int { return len(l.Layer) }
 
 // Repr prints the module as PyTorch does, with dropout p between layers:
 // LSTM(512, 256, num_layers=5, dropout=0.5).
-func (l *LSTM) Repr(p float64) string { return LSTMRepr("LSTM", l.in, l.hid, len(l.Layer), p) }
+func (l *RNN) Repr(p float64) string { return Repr(l.kind.Module(), l.kind, l.in, l.hid, len(l.Layer), p) }
 
 // Gates returns each layer's gate computation.
-func (l *LSTM) Gates() []Gates { return l.gates }
+func (l *RNN) Gates() []Gates { return l.gates }
 
 // Forward implements Recurrent.
-func (l *LSTM) Forward(w *Work, out, x []float32, t, b int, s *State) {
-	RunLSTM(w, l.gates, l.hid, out, x, t, b, s)
+func (l *RNN) Forward(w *Work, out, x []float32, t, b int, s *State) {
+	Run(w, l.kind, l.gates, l.hid, out, x, t, b, s)
 }
 
-// lstmGates computes a float32 layer's gate pre-activations.
+// lstmGates computes a float32 LSTM layer's gate pre-activations:
+//
+//	G = (W_ih·x + (b_ih + b_hh)) + W_hh·h
 type lstmGates struct {
-	ly   *LSTMLayer
+	ly   *Layer
 	bias []float32 // b_ih + b_hh
 }
 
@@ -135,41 +148,95 @@ func (g *lstmGates) Step(w *Work, gates, h, pre []float32, b int) {
 	g.ly.Whh.MulAdd(w.Pool(), gates, h, b)
 }
 
-func (g *lstmGates) Cell(gates, c, h []float32, b, hid int) { f32.LSTMCell(gates, c, h, b, hid, hid) }
+func (g *lstmGates) Cell(pre, gates, c, h []float32, b, hid int) { f32.LSTMCell(gates, c, h, b, hid, hid) }
 
-// Gates computes one LSTM layer's gate pre-activations
-// G = W_ih·x + b_ih + W_hh·h + b_hh, in the order of additions of the
-// implementation it stands for (float32 and each quantized kind differ).
-type Gates interface {
-	// Input writes the input part of G for n rows of x (a whole chunk of
-	// steps at once, as PyTorch does) to pre, n×4h.
-	Input(w *Work, pre, x []float32, n int)
-	// Step writes G for b rows of h to gates, b×4h, given pre, this step's
-	// b rows of Input's result.
-	Step(w *Work, gates, h, pre []float32, b int)
-	// Cell applies the pointwise step to G (b×4h), updating c and h (b×h)
-	// in place, with the transcendental functions of the implementation.
-	Cell(gates, c, h []float32, b, hid int)
+// gruGates computes a float32 GRU layer: P = W_ih·x + b_ih over the chunk,
+// H = W_hh·h + b_hh each step, kept apart for the cell (f32.GRUCell), as
+// r multiplies H's n block.
+type gruGates struct{ ly *Layer }
+
+func (g *gruGates) Input(w *Work, pre, x []float32, n int) {
+	g.ly.Wih.Mul(w.Pool(), pre, x, n, g.ly.Bih)
 }
 
-// RunLSTM is the LSTM forward loop shared by every implementation. For
-// each layer (gates[k], hidden size hid) and step t, with x_t the layer's
-// input and (h, c) its state in s:
+func (g *gruGates) Step(w *Work, gates, h, pre []float32, b int) {
+	g.ly.Whh.Mul(w.Pool(), gates, h, b, g.ly.Bhh)
+}
+
+func (g *gruGates) Cell(pre, gates, c, h []float32, b, hid int) { f32.GRUCell(pre, gates, h, b, hid) }
+
+// rnnGates computes a float32 RNN layer, in PyTorch's order of additions:
 //
-//	[ĩ f̃ g̃ õ] = W_ih·x_t + b_ih + W_hh·h + b_hh   (Gates)
-//	i = σ(ĩ), f = σ(f̃), g = tanh(g̃), o = σ(õ)
-//	c ← f⊙c + i⊙g
-//	h ← o⊙tanh(c)
+//	G = (W_hh·h + b_hh) + (W_ih·x + b_ih)
+//	h' = tanh(G) (PyTorch's own tanhf, f32.TanhTorch) or relu(G)
+type rnnGates struct {
+	ly   *Layer
+	relu bool
+}
+
+func (g *rnnGates) Input(w *Work, pre, x []float32, n int) {
+	g.ly.Wih.Mul(w.Pool(), pre, x, n, g.ly.Bih)
+}
+
+func (g *rnnGates) Step(w *Work, gates, h, pre []float32, b int) {
+	g.ly.Whh.Mul(w.Pool(), gates, h, b, g.ly.Bhh)
+	for i, v := range pre[:len(gates)] {
+		gates[i] += v
+	}
+}
+
+func (g *rnnGates) Cell(pre, gates, c, h []float32, b, hid int) { Activate(g.relu, gates, h) }
+
+// Activate writes an RNN's h = tanh(G) (relu false; PyTorch's tanhf,
+// f32.TanhTorch) or relu(G).
+func Activate(relu bool, g, h []float32) {
+	if relu {
+		f32.ReLU(h, g[:len(h)])
+	} else {
+		f32.TanhTorch(h, g[:len(h)])
+	}
+}
+
+// Gates computes one recurrent layer's gate pre-activations from
+// W_ih·x + b_ih and W_hh·h + b_hh, in the order of additions of the
+// implementation it stands for (float32 and each quantized kind differ),
+// and applies its cell.
+type Gates interface {
+	// Input writes the input part for n rows of x (a whole chunk of steps
+	// at once, as PyTorch does) to pre, n×G·h.
+	Input(w *Work, pre, x []float32, n int)
+	// Step writes this step's recurrent part for b rows of h to gates,
+	// b×G·h, given pre, this step's b rows of Input's result: for LSTM
+	// and RNN the whole pre-activation, for GRU W_hh·h + b_hh alone.
+	Step(w *Work, gates, h, pre []float32, b int)
+	// Cell applies the pointwise step, updating h (and for LSTM c), b×h,
+	// in place, with the transcendental functions of the implementation.
+	// It may overwrite gates.
+	Cell(pre, gates, c, h []float32, b, hid int)
+}
+
+// Run is the recurrent loop shared by every kind and implementation. For
+// each layer (gates[k], hidden size hid) and step t, with x_t the layer's
+// input and h (and c) its state in s:
+//
+//	LSTM:  [ĩ f̃ g̃ õ] = W_ih·x_t + b_ih + W_hh·h + b_hh
+//	       i = σ(ĩ), f = σ(f̃), g = tanh(g̃), o = σ(õ)
+//	       c ← f⊙c + i⊙g,  h ← o⊙tanh(c)
+//	GRU:   r = σ(W_ir·x_t + b_ir + W_hr·h + b_hr)
+//	       z = σ(W_iz·x_t + b_iz + W_hz·h + b_hz)
+//	       n = tanh(W_in·x_t + b_in + r⊙(W_hn·h + b_hn))
+//	       h ← (1 − z)⊙n + z⊙h
+//	RNN:   h ← tanh|relu(W_ih·x_t + b_ih + W_hh·h + b_hh)
 //
 // and h is the next layer's input; the last layer's h go to out, t×b×hid.
 // x is t×b×in, time outer.
-func RunLSTM(w *Work, gates []Gates, hid int, out, x []float32, t, b int, s *State) {
+func Run(w *Work, kind Kind, gates []Gates, hid int, out, x []float32, t, b int, s *State) {
 	mk := w.Mark()
 	defer w.Release(mk)
-	h4 := 4 * hid
+	gh := kind.Gates() * hid
 	n := t * b
-	pre := w.Float32s(n * h4)
-	g := w.Float32s(b * h4)
+	pre := w.Float32s(n * gh)
+	g := w.Float32s(b * gh)
 	var buf [2][]float32
 	if len(gates) > 1 {
 		buf[0] = w.Float32s(n * hid)
@@ -185,25 +252,33 @@ func RunLSTM(w *Work, gates []Gates, hid int, out, x []float32, t, b int, s *Sta
 		}
 		gk.Input(w, pre, in, n)
 		h := s.H[k*b*hid : (k+1)*b*hid]
-		c := s.C[k*b*hid : (k+1)*b*hid]
+		var c []float32
+		if s.C != nil {
+			c = s.C[k*b*hid : (k+1)*b*hid]
+		}
 		for step := range t {
-			gk.Step(w, g, h, pre[step*b*h4:(step+1)*b*h4], b)
-			gk.Cell(g, c, h, b, hid)
+			p := pre[step*b*gh : (step+1)*b*gh]
+			gk.Step(w, g, h, p, b)
+			gk.Cell(p, g, c, h, b, hid)
 			copy(dst[step*b*hid:(step+1)*b*hid], h)
 		}
 		in = dst
 	}
 }
 
-// LSTMRepr formats an LSTM module as PyTorch prints it:
-// name(in, hidden[, num_layers=n][, dropout=p]).
-func LSTMRepr(name string, in, hid, layers int, dropout float64) string {
+// Repr formats a recurrent module as PyTorch prints it:
+// name(in, hidden[, num_layers=n][, dropout=p]), and nonlinearity='relu'
+// for RNN_RELU (a state_dict cannot tell it from tanh, so it is shown).
+func Repr(name string, k Kind, in, hid, layers int, dropout float64) string {
 	s := fmt.Sprintf("%s(%d, %d", name, in, hid)
 	if layers != 1 {
 		s += fmt.Sprintf(", num_layers=%d", layers)
 	}
 	if dropout != 0 {
 		s += ", dropout=" + pyFloat(dropout)
+	}
+	if k == RNNReLU {
+		s += ", nonlinearity='relu'"
 	}
 	return s + ")"
 }

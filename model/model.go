@@ -15,9 +15,12 @@ type Embedder interface {
 
 // Recurrent is a multi-layer recurrent network run over a chunk of time steps.
 type Recurrent interface {
+	// Kind is the cell: LSTM, GRU, RNN_TANH or RNN_RELU.
+	Kind() Kind
 	// Forward runs t steps for a batch of b sequences. x is t×b×Input()
 	// row-major (time outer), out receives the last layer's hidden states,
-	// t×b×Hidden(). s holds each layer's (h, c) and is updated in place.
+	// t×b×Hidden(). s holds each layer's h (and c, for LSTM) and is
+	// updated in place.
 	Forward(w *Work, out, x []float32, t, b int, s *State)
 	Input() int
 	Hidden() int
@@ -45,7 +48,8 @@ type Projection interface {
 
 // State is the recurrent state of a batch: for layer l and sequence j,
 // H[(l*Batch+j)*Hidden : …+Hidden] and likewise C, as PyTorch's
-// (h, c) tensors of shape (nlayers, batch, nhid).
+// (h, c) tensors of shape (nlayers, batch, nhid). GRU and RNN have h
+// alone: their C stays zero.
 type State struct {
 	Layers, Batch, Hidden int
 	H, C                  []float32
@@ -63,8 +67,9 @@ func (s *State) Reset() {
 	clear(s.C)
 }
 
-// Model is LSTMModel. Dropout is the p printed by String; it only matters
-// when training. A Model holds no state of its own: it is safe for
+// Model is the example's RNNModel (the tutorial's LSTMModel when its RNN is
+// an LSTM). Dropout is the p printed by String; it only matters when
+// training. A Model holds no state of its own: it is safe for
 // concurrent use when each caller passes its own Work and State.
 type Model struct {
 	Encoder Embedder
@@ -72,6 +77,9 @@ type Model struct {
 	Decoder Projection
 	Dropout float64
 }
+
+// Kind returns the recurrent cell: LSTM, GRU, RNN_TANH or RNN_RELU.
+func (m *Model) Kind() Kind { return m.RNN.Kind() }
 
 // Tokens returns the vocabulary size ntoken.
 func (m *Model) Tokens() int { return m.Encoder.Tokens() }
@@ -116,10 +124,15 @@ func (s *State) Clone() *State {
 		H: append([]float32(nil), s.H...), C: append([]float32(nil), s.C...)}
 }
 
-// String prints the model as PyTorch's print(model) does.
+// String prints the model as PyTorch's print(model) does: the tutorial's
+// LSTMModel for an LSTM, the example's RNNModel for the other kinds.
 func (m *Model) String() string {
 	var sb strings.Builder
-	sb.WriteString("LSTMModel(\n")
+	if m.Kind() == LSTM {
+		sb.WriteString("LSTMModel(\n")
+	} else {
+		sb.WriteString("RNNModel(\n")
+	}
 	fmt.Fprintf(&sb, "  (drop): Dropout(p=%s, inplace=False)\n", pyFloat(m.Dropout))
 	fmt.Fprintf(&sb, "  (encoder): %s\n", m.Encoder)
 	fmt.Fprintf(&sb, "  (rnn): %s\n", m.RNN.Repr(m.Dropout))

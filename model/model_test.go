@@ -15,7 +15,7 @@ func TestLSTMStepByHand(t *testing.T) {
 	whh := []float32{0.3, -0.2, 0.7, 0.1}
 	bih := []float32{0.01, 0.02, 0.03, 0.04}
 	bhh := []float32{-0.01, 0.5, 0, 0.1}
-	l := NewLSTM([]LSTMLayer{{Wih: matrix(wih, 4, 2), Whh: matrix(whh, 4, 1), Bih: bih, Bhh: bhh}}, 2, 1)
+	l := NewRNN(LSTM, []Layer{{Wih: matrix(wih, 4, 2), Whh: matrix(whh, 4, 1), Bih: bih, Bhh: bhh}}, 2, 1)
 	x := []float32{1, 2, -0.5, 0.25}
 	out := make([]float32, 2)
 	s := NewState(1, 1, 1)
@@ -46,7 +46,7 @@ func TestRepr(t *testing.T) {
 		dropout float64
 		want    string
 	}{{5, 0.5, "LSTM(512, 256, num_layers=5, dropout=0.5)"}, {1, 0, "LSTM(512, 256)"}, {2, 0.2, "LSTM(512, 256, num_layers=2, dropout=0.2)"}} {
-		if got := LSTMRepr("LSTM", 512, 256, c.layers, c.dropout); got != c.want {
+		if got := Repr("LSTM", LSTM, 512, 256, c.layers, c.dropout); got != c.want {
 			t.Errorf("got %s, want %s", got, c.want)
 		}
 	}

@@ -6,9 +6,10 @@ import (
 	"github.com/lstmq/lstmq/internal/f32"
 )
 
-// Params are the float32 parameters of an LSTMModel, row-major in PyTorch's
+// Params are the float32 parameters of an RNNModel, row-major in PyTorch's
 // layouts (the state_dict keys in brackets).
 type Params struct {
+	Kind               Kind // LSTM (the zero value), GRU, RNN_TANH or RNN_RELU
 	NToken, NInp, NHid int
 	Encoder            []float32 // [encoder.weight] ntoken×ninp
 	Layers             []LayerParams
@@ -16,9 +17,10 @@ type Params struct {
 	DecoderB           []float32 // [decoder.bias] ntoken
 }
 
-// LayerParams are one LSTM layer's parameters [rnn.*_l{k}].
+// LayerParams are one recurrent layer's parameters [rnn.*_l{k}], with
+// G = Kind.Gates() gate blocks.
 type LayerParams struct {
-	Wih, Whh, Bih, Bhh []float32 // 4nhid×in, 4nhid×nhid, 4nhid, 4nhid
+	Wih, Whh, Bih, Bhh []float32 // G·nhid×in, G·nhid×nhid, G·nhid, G·nhid
 }
 
 // Tensor is one parameter under its state_dict key: its shape and where
@@ -36,6 +38,7 @@ type Tensor struct {
 // pointers, writers read them.
 func (p *Params) Tensors() []Tensor {
 	ts := []Tensor{{"encoder.weight", []int{p.NToken, p.NInp}, &p.Encoder}}
+	gh := p.Kind.Gates() * p.NHid
 	for k := range p.Layers {
 		in := p.NInp
 		if k > 0 {
@@ -43,10 +46,10 @@ func (p *Params) Tensors() []Tensor {
 		}
 		l := &p.Layers[k]
 		ts = append(ts,
-			Tensor{LayerKey("weight_ih", k), []int{4 * p.NHid, in}, &l.Wih},
-			Tensor{LayerKey("weight_hh", k), []int{4 * p.NHid, p.NHid}, &l.Whh},
-			Tensor{LayerKey("bias_ih", k), []int{4 * p.NHid}, &l.Bih},
-			Tensor{LayerKey("bias_hh", k), []int{4 * p.NHid}, &l.Bhh})
+			Tensor{LayerKey("weight_ih", k), []int{gh, in}, &l.Wih},
+			Tensor{LayerKey("weight_hh", k), []int{gh, p.NHid}, &l.Whh},
+			Tensor{LayerKey("bias_ih", k), []int{gh}, &l.Bih},
+			Tensor{LayerKey("bias_hh", k), []int{gh}, &l.Bhh})
 	}
 	return append(ts,
 		Tensor{"decoder.weight", []int{p.NToken, p.NHid}, &p.DecoderW},
@@ -59,21 +62,22 @@ func LayerKey(name string, k int) string { return "rnn." + name + "_l" + strconv
 
 // New builds the float32 model. The slices are used, not copied.
 func New(p Params, dropout float64) *Model {
-	layers := make([]LSTMLayer, len(p.Layers))
+	gh := p.Kind.Gates() * p.NHid
+	layers := make([]Layer, len(p.Layers))
 	for k, lp := range p.Layers {
 		in := p.NInp
 		if k > 0 {
 			in = p.NHid
 		}
-		layers[k] = LSTMLayer{
-			Wih: f32.NewMatrix(lp.Wih, 4*p.NHid, in),
-			Whh: f32.NewMatrix(lp.Whh, 4*p.NHid, p.NHid),
+		layers[k] = Layer{
+			Wih: f32.NewMatrix(lp.Wih, gh, in),
+			Whh: f32.NewMatrix(lp.Whh, gh, p.NHid),
 			Bih: lp.Bih, Bhh: lp.Bhh,
 		}
 	}
 	return &Model{
 		Encoder: NewEmbedding(p.Encoder, p.NToken, p.NInp),
-		RNN:     NewLSTM(layers, p.NInp, p.NHid),
+		RNN:     NewRNN(p.Kind, layers, p.NInp, p.NHid),
 		Decoder: NewLinear(p.DecoderW, p.NToken, p.NHid, p.DecoderB),
 		Dropout: dropout,
 	}

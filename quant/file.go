@@ -21,20 +21,23 @@ import (
 //	  {name}.scale                       F32 [1] (tensor), [rows] (channel) or
 //	                                     [rows, ceil(cols/block)] (block)
 //	  {name}.zero_point                  I32, same shape as the scale (all 0)
-//	rnn.bias_ih_l{k}, rnn.bias_hh_l{k}   F32 [4·nhid]
+//	rnn.bias_ih_l{k}, rnn.bias_hh_l{k}   F32 [G·nhid], G = 4 (LSTM), 3 (GRU), 1 (RNN)
 //	decoder.bias                         F32 [ntoken] (absent if the model has none)
 //
 // __metadata__ (all strings): format "lstmq", format_version "1", ntoken,
-// ninp, nhid, nlayers, dropout, scheme (a ParseScheme name, or "fp32"),
+// ninp, nhid, nlayers, dropout, rnn_type (GRU, RNN_TANH or RNN_RELU; absent
+// for LSTM), scheme (a ParseScheme name, or "fp32"),
 // act_qmax (127 or 255), vocab (the word list as a JSON array of strings,
-// if saved), and the caller's own entries.
+// if saved), and the caller's own entries. Under scheme pytorch an
+// RNN_TANH or RNN_RELU keeps F32 recurrent weights, as quantize_dynamic
+// leaves nn.RNN in float.
 const (
 	formatName    = "lstmq"
 	formatVersion = "1"
 )
 
 var reservedMeta = []string{"format", "format_version", "ntoken", "ninp", "nhid", "nlayers",
-	"dropout", "scheme", "act_qmax", "vocab"}
+	"dropout", "rnn_type", "scheme", "act_qmax", "vocab"}
 
 // Save writes m (quantized by Quantize, or fp32 from model.New), its
 // vocabulary (nil, or one word per token id) and meta to path, atomically.
@@ -84,15 +87,16 @@ func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[stri
 	addF32 := func(name string, m *f32.Matrix) {
 		ts = append(ts, safetensors.FromF32(name, []int{m.Rows(), m.Cols()}, m.Data()))
 	}
-	quantized := false
+	quantized, floatRNN, rnnKept := false, false, false
 	switch r := m.RNN.(type) {
-	case *model.LSTM:
+	case *model.RNN:
+		floatRNN = true
 		for k, ly := range r.Layer {
 			addF32(model.LayerKey("weight_ih", k), ly.Wih)
 			addF32(model.LayerKey("weight_hh", k), ly.Whh)
 			ts = appendBiases(ts, k, ly.Bih, ly.Bhh)
 		}
-	case *LSTM:
+	case *RNN:
 		quantized = true
 		qmax = r.ActMax()
 		for k, ly := range r.Layer {
@@ -107,13 +111,18 @@ func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[stri
 	switch d := m.Decoder.(type) {
 	case *model.Linear:
 		if quantized {
-			return nil, nil, fmt.Errorf("quantized LSTM with a float32 decoder is not a saved scheme")
+			return nil, nil, fmt.Errorf("quantized %s with a float32 decoder is not a saved scheme", m.Kind())
 		}
 		addF32("decoder.weight", d.W)
 		bias = d.Bias
 	case *Linear:
+		// quantize_dynamic leaves nn.RNN in float: scheme pytorch's RNN_TANH
+		// and RNN_RELU have a float recurrent module.
+		if rnnKept = floatRNN && m.Kind().Module() == "RNN"; rnnKept {
+			quantized, qmax = true, 127
+		}
 		if !quantized || d.ActMax() != qmax {
-			return nil, nil, fmt.Errorf("decoder and LSTM quantized with different schemes")
+			return nil, nil, fmt.Errorf("decoder and %s quantized with different schemes", m.Kind())
 		}
 		addWeight("decoder.weight", d.W)
 		scheme.Weights = d.W.kind()
@@ -131,14 +140,20 @@ func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[stri
 	if quantized {
 		scheme.Act8 = qmax == 255
 		name = scheme.String()
+		if rnnKept && !scheme.keepsRNNFloat(m.Kind()) {
+			return nil, nil, fmt.Errorf("a float32 %s with a decoder quantized as %s is not a saved scheme (only pytorch keeps nn.RNN in float)", m.Kind(), name)
+		}
 	} else if scheme.Embedding8 {
-		return nil, nil, fmt.Errorf("int8 embedding with a float32 LSTM is not a saved scheme")
+		return nil, nil, fmt.Errorf("int8 embedding with a float32 %s is not a saved scheme", m.Kind())
 	}
 	md := map[string]string{
 		"format": formatName, "format_version": formatVersion,
 		"ntoken": strconv.Itoa(ntoken), "ninp": strconv.Itoa(ninp), "nhid": strconv.Itoa(nhid),
 		"nlayers": strconv.Itoa(nlayers), "dropout": strconv.FormatFloat(m.Dropout, 'g', -1, 64),
 		"scheme": name, "act_qmax": strconv.Itoa(int(qmax)),
+	}
+	if k := m.Kind(); k != model.LSTM {
+		md["rnn_type"] = k.String()
 	}
 	if vocab != nil {
 		b, err := json.Marshal(vocab)
@@ -317,6 +332,12 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 			return nil, nil, fmt.Errorf("metadata vocab has %d words for %d tokens", len(vocab), ntoken)
 		}
 	}
+	kind := model.LSTM
+	if t, ok := md["rnn_type"]; ok {
+		if kind, err = model.ParseKind(t); err != nil {
+			return nil, nil, fmt.Errorf("metadata rnn_type: %w", err)
+		}
+	}
 	fp32 := md["scheme"] == "fp32"
 	var s Scheme
 	if !fp32 {
@@ -356,10 +377,15 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 		}
 		m.Encoder = model.NewEmbedding(w, ntoken, ninp)
 	}
-	h4 := 4 * nhid
+	h4 := kind.Gates() * nhid
+	// Scheme pytorch keeps an RNN_TANH's or RNN_RELU's weights in float.
+	floatRNN := fp32
+	if t, ok := f.Tensor(model.LayerKey("weight_ih", 0)); ok && !fp32 && s.keepsRNNFloat(kind) {
+		floatRNN = t.DType == safetensors.F32
+	}
 	var (
-		flayers []model.LSTMLayer
-		qlayers []LSTMLayer
+		flayers []model.Layer
+		qlayers []Layer
 	)
 	for k := range nlayers {
 		in := ninp
@@ -375,7 +401,7 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 			return nil, nil, err
 		}
 		nih, nhh := model.LayerKey("weight_ih", k), model.LayerKey("weight_hh", k)
-		if fp32 {
+		if floatRNN {
 			wih, err := d.f32(nih, h4, in)
 			if err != nil {
 				return nil, nil, err
@@ -384,7 +410,7 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			flayers = append(flayers, model.LSTMLayer{Wih: f32.NewMatrix(wih, h4, in),
+			flayers = append(flayers, model.Layer{Wih: f32.NewMatrix(wih, h4, in),
 				Whh: f32.NewMatrix(whh, h4, nhid), Bih: bih, Bhh: bhh})
 			continue
 		}
@@ -396,7 +422,7 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		qlayers = append(qlayers, LSTMLayer{Wih: wih, Whh: whh, Bih: bih, Bhh: bhh})
+		qlayers = append(qlayers, Layer{Wih: wih, Whh: whh, Bih: bih, Bhh: bhh})
 	}
 	var bias []float32
 	if _, ok := f.Tensor("decoder.bias"); ok {
@@ -404,15 +430,18 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 			return nil, nil, err
 		}
 	}
+	if floatRNN {
+		m.RNN = model.NewRNN(kind, flayers, ninp, nhid)
+	} else {
+		m.RNN = NewRNN(kind, qlayers, ninp, nhid, int32(qmax))
+	}
 	if fp32 {
-		m.RNN = model.NewLSTM(flayers, ninp, nhid)
 		w, err := d.f32("decoder.weight", ntoken, nhid)
 		if err != nil {
 			return nil, nil, err
 		}
 		m.Decoder = model.NewLinear(w, ntoken, nhid, bias)
 	} else {
-		m.RNN = NewLSTM(qlayers, ninp, nhid, int32(qmax))
 		w, err := d.weight("decoder.weight", ntoken, nhid, s)
 		if err != nil {
 			return nil, nil, err

@@ -146,7 +146,7 @@ func loadEngine(t testing.TB, engine string) *engineFixture {
 // weightsOf lists a quantized model's weights under their state_dict names.
 func weightsOf(m *model.Model) map[string]*Weight {
 	out := map[string]*Weight{"decoder.weight": m.Decoder.(*Linear).W}
-	for k, ly := range m.RNN.(*LSTM).Layer {
+	for k, ly := range m.RNN.(*RNN).Layer {
 		out[key("rnn.weight_ih_l", k)] = ly.Wih
 		out[key("rnn.weight_hh_l", k)] = ly.Whh
 	}

@@ -87,91 +87,111 @@ func (l *Linear) String() string {
 		l.In(), l.Out(), l.W.QScheme())
 }
 
-// LSTMLayer is one layer of a dynamic quantized LSTM: int8 W_ih (4h×in) and
-// W_hh (4h×h), fp32 biases, gate blocks in the order i, f, g, o.
-type LSTMLayer struct {
+// Layer is one layer of a dynamic quantized recurrent module: int8 W_ih
+// (G·h×in) and W_hh (G·h×h), fp32 biases, G = Kind.Gates() gate blocks in
+// PyTorch's order.
+type Layer struct {
 	Wih, Whh *Weight
 	Bih, Bhh []float32
 }
 
-// LSTM is PyTorch's DynamicQuantizedLSTM (CPU path of RNN.cpp), run by
-// model.RunLSTM. Each layer's gates, over a chunk of t steps of b
-// sequences:
+// RNN is PyTorch's DynamicQuantizedLSTM or DynamicQuantizedGRU (CPU path
+// of RNN.cpp), or lstmq's own quantized RNN_TANH / RNN_RELU, run by
+// model.Run. Each layer's products, over a chunk of t steps of b sequences:
 //
 //	P = dequant(quant(X)·W_ihᵀ) + b_ih          X: all t·b input rows, one scale
-//	G = (dequant(quant(h)·W_hhᵀ) + b_hh) + P_t  h: b rows, one scale per step
+//	H = dequant(quant(h)·W_hhᵀ) + b_hh          h: b rows, one scale per step
 //
-// and the cell update in float32.
-type LSTM struct {
-	Layer   []LSTMLayer
+// then, in float32, the LSTM's gates G = H + P and cell, the GRU's cell on
+// (P, H) (r multiplies H's n block, b_hn inside), or an RNN's
+// h = tanh|relu(H + P).
+type RNN struct {
+	Layer   []Layer
+	kind    model.Kind
 	in, hid int
 
 	act   act
 	gates []model.Gates
 }
 
-// NewLSTM builds the module; in is the first layer's input size.
-func NewLSTM(layers []LSTMLayer, in, hidden int, qmax int32) *LSTM {
-	l := &LSTM{Layer: layers, in: in, hid: hidden, act: act{qmax: qmax}}
-	for k := range layers {
-		layers[k].Wih.kern.requireExact(uint8(qmax))
-		layers[k].Whh.kern.requireExact(uint8(qmax))
-		l.gates = append(l.gates, &lstmGates{ly: &layers[k], act: l.act})
+// NewRNN builds the module; in is the first layer's input size.
+func NewRNN(k model.Kind, layers []Layer, in, hidden int, qmax int32) *RNN {
+	l := &RNN{Layer: layers, kind: k, in: in, hid: hidden, act: act{qmax: qmax}}
+	for i := range layers {
+		layers[i].Wih.kern.requireExact(uint8(qmax))
+		layers[i].Whh.kern.requireExact(uint8(qmax))
+		l.gates = append(l.gates, &gates{ly: &layers[i], act: l.act, kind: k})
 	}
 	return l
 }
 
-func (l *LSTM) Input() int  { return l.in }
-func (l *LSTM) Hidden() int { return l.hid }
-func (l *LSTM) Layers() int { return len(l.Layer) }
+func (l *RNN) Kind() model.Kind { return l.kind }
+func (l *RNN) Input() int       { return l.in }
+func (l *RNN) Hidden() int      { return l.hid }
+func (l *RNN) Layers() int      { return len(l.Layer) }
 
 // ActMax is the activations' largest code, 127 or 255.
-func (l *LSTM) ActMax() int32 { return l.act.qmax }
+func (l *RNN) ActMax() int32 { return l.act.qmax }
 
 // Repr prints the module as PyTorch does, with dropout p between layers:
-// DynamicQuantizedLSTM(512, 256, num_layers=5, dropout=0.5).
-func (l *LSTM) Repr(p float64) string {
-	return model.LSTMRepr("DynamicQuantizedLSTM", l.in, l.hid, len(l.Layer), p)
+// DynamicQuantizedLSTM(512, 256, num_layers=5, dropout=0.5),
+// DynamicQuantizedGRU(…); PyTorch has no quantized RNN, lstmq's prints as
+// DynamicQuantizedRNN(…).
+func (l *RNN) Repr(p float64) string {
+	return model.Repr("DynamicQuantized"+l.kind.Module(), l.kind, l.in, l.hid, len(l.Layer), p)
 }
 
 // Gates returns each layer's gate computation.
-func (l *LSTM) Gates() []model.Gates { return l.gates }
+func (l *RNN) Gates() []model.Gates { return l.gates }
 
 // Forward implements model.Recurrent.
-func (l *LSTM) Forward(w *model.Work, out, x []float32, t, b int, s *model.State) {
-	model.RunLSTM(w, l.gates, l.hid, out, x, t, b, s)
+func (l *RNN) Forward(w *model.Work, out, x []float32, t, b int, s *model.State) {
+	model.Run(w, l.kind, l.gates, l.hid, out, x, t, b, s)
 }
 
-// lstmGates computes a quantized layer's gate pre-activations in PyTorch's
-// order of additions.
-type lstmGates struct {
-	ly  *LSTMLayer
-	act act
+// gates computes a quantized layer's products in PyTorch's order of
+// additions, and its cell.
+type gates struct {
+	ly   *Layer
+	act  act
+	kind model.Kind
 }
 
-func (g *lstmGates) Input(w *model.Work, pre, x []float32, n int) {
+func (g *gates) Input(w *model.Work, pre, x []float32, n int) {
 	g.act.forward(w, g.ly.Wih, pre, x, n, g.ly.Bih)
 }
 
-func (g *lstmGates) Step(w *model.Work, gates, h, pre []float32, b int) {
+func (g *gates) Step(w *model.Work, gates, h, pre []float32, b int) {
 	g.act.forward(w, g.ly.Whh, gates, h, b, g.ly.Bhh)
-	for i, v := range pre {
+	if g.kind == model.GRU {
+		return
+	}
+	for i, v := range pre[:len(gates)] {
 		gates[i] += v
 	}
 }
 
 // Cell is, for the schemes that reproduce PyTorch's onednn engine (pytorch,
-// channel), PyTorch's own LSTM cell bit for bit (f32.LSTMCellTorch:
-// Sleef's expf and tanhf, glibc's expf in the sigmoid's tails) with the
-// block width of PyTorch's kernels on this CPU: activations are rounded to
-// int8 codes, and the smallest difference in h can move one to the next
-// code. lstmq's own schemes (act8, blocks) run the faster float32 cell.
-func (g *lstmGates) Cell(gates, c, h []float32, b, hid int) {
-	if g.act.onednn(g.ly.Wih) {
+// channel), PyTorch's own cell bit for bit (f32.LSTMCellTorch,
+// f32.GRUCellTorch: Sleef's expf and tanhf, glibc's expf in the sigmoid's
+// tails) with the block width of PyTorch's kernels on this CPU:
+// activations are rounded to int8 codes, and the smallest difference in h
+// can move one to the next code. lstmq's own schemes (act8, blocks) run the
+// faster float32 cells.
+func (g *gates) Cell(pre, gates, c, h []float32, b, hid int) {
+	exact := g.act.onednn(g.ly.Wih)
+	switch {
+	case g.kind == model.LSTM && exact:
 		f32.LSTMCellTorchBlock(gates, c, h, b, hid, hid, torchBlock)
-		return
+	case g.kind == model.LSTM:
+		f32.LSTMCell(gates, c, h, b, hid, hid)
+	case g.kind == model.GRU && exact:
+		f32.GRUCellTorch(pre, gates, h, b, hid, torchBlock)
+	case g.kind == model.GRU:
+		f32.GRUCell(pre, gates, h, b, hid)
+	default:
+		model.Activate(g.kind == model.RNNReLU, gates, h)
 	}
-	f32.LSTMCell(gates, c, h, b, hid, hid)
 }
 
 // torchBlock is the sigmoid's block width of PyTorch's CPU kernels on this

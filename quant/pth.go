@@ -70,7 +70,7 @@ func FromStateDict(sd *pth.StateDict, actMax int32) (*model.Model, string, error
 		}
 		m := cellKey.FindStringSubmatch(k)
 		if m == nil {
-			return nil, "", errkind.Errorf(checkpoint.ErrKey, "unexpected key %q (not a key of quantize_dynamic's word_language_model LSTM)", k)
+			return nil, "", errkind.Errorf(checkpoint.ErrKey, "unexpected key %q (not a key of quantize_dynamic's word_language_model LSTM or GRU)", k)
 		}
 		l, err := strconv.Atoi(m[1])
 		if err != nil || l > 10000 {
@@ -94,19 +94,20 @@ func FromStateDict(sd *pth.StateDict, actMax int32) (*model.Model, string, error
 	}
 	kinds := map[string]bool{}
 	nhid := 0
-	layers := make([]LSTMLayer, nlayers)
+	kind := model.LSTM
+	layers := make([]Layer, nlayers)
 	for k := range nlayers {
 		key := fmt.Sprintf("rnn._all_weight_values.%d.param", k)
 		v := sd.Values[key]
 		if v == nil || v.Packed == nil || v.Packed.Class != pth.CellParams {
-			return nil, "", errkind.Errorf(checkpoint.ErrKey, "missing key %q (packed params of LSTM layer %d)", key, k)
+			return nil, "", errkind.Errorf(checkpoint.ErrKey, "missing key %q (packed params of recurrent layer %d)", key, k)
 		}
 		c := v.Packed
 		switch {
 		case c.Kind == "quantized_dynamic_fp16":
 			return nil, "", fmt.Errorf("key %q: float16 dynamic quantization is not supported (only qint8)", key)
 		case c.Kind != "quantized_dynamic":
-			return nil, "", fmt.Errorf("key %q: LSTM cell params of kind %q, want \"quantized_dynamic\"", key, c.Kind)
+			return nil, "", fmt.Errorf("key %q: cell params of kind %q, want \"quantized_dynamic\"", key, c.Kind)
 		case len(c.Packed) != 2:
 			return nil, "", fmt.Errorf("key %q: %d packed weights, want W_ih and W_hh", key, len(c.Packed))
 		}
@@ -120,20 +121,30 @@ func FromStateDict(sd *pth.StateDict, actMax int32) (*model.Model, string, error
 		}
 		if k == 0 {
 			nhid = whh.Cols
+			// quantize_dynamic packs nn.LSTM (4·nhid rows) and nn.GRU (3·nhid)
+			// alike; it leaves nn.RNN in float.
+			switch {
+			case nhid > 0 && whh.Rows == 3*nhid:
+				kind = model.GRU
+			case nhid > 0 && whh.Rows != 4*nhid:
+				return nil, "", errkind.Errorf(checkpoint.ErrShape, "key %q: W_hh %d×%d is neither an LSTM's (4·%d rows) nor a GRU's (3·%d rows)",
+					key, whh.Rows, whh.Cols, nhid, nhid)
+			}
 		}
 		in := ninp
 		if k > 0 {
 			in = nhid
 		}
-		if wih.Rows != 4*nhid || wih.Cols != in || whh.Rows != 4*nhid || whh.Cols != nhid || bih == nil || bhh == nil {
-			return nil, "", errkind.Errorf(checkpoint.ErrShape, "key %q: W_ih %d×%d, W_hh %d×%d, biases %t %t; want %d×%d, %d×%d and both biases",
-				key, wih.Rows, wih.Cols, whh.Rows, whh.Cols, bih != nil, bhh != nil, 4*nhid, in, 4*nhid, nhid)
+		gh := kind.Gates() * nhid
+		if wih.Rows != gh || wih.Cols != in || whh.Rows != gh || whh.Cols != nhid || bih == nil || bhh == nil {
+			return nil, "", errkind.Errorf(checkpoint.ErrShape, "key %q: %s W_ih %d×%d, W_hh %d×%d, biases %t %t; want %d×%d, %d×%d and both biases",
+				key, kind, wih.Rows, wih.Cols, whh.Rows, whh.Cols, bih != nil, bhh != nil, gh, in, gh, nhid)
 		}
 		kinds[wih.kind()], kinds[whh.kind()] = true, true
-		layers[k] = LSTMLayer{Wih: wih, Whh: whh, Bih: bih, Bhh: bhh}
+		layers[k] = Layer{Wih: wih, Whh: whh, Bih: bih, Bhh: bhh}
 	}
 	if nhid < 1 {
-		return nil, "", fmt.Errorf("key %q: empty LSTM", "rnn._all_weight_values.0.param")
+		return nil, "", fmt.Errorf("key %q: empty recurrent module", "rnn._all_weight_values.0.param")
 	}
 	dv := sd.Values["decoder._packed_params._packed_params"]
 	if dv == nil || len(dv.Tuple) != 2 {
@@ -158,7 +169,7 @@ func FromStateDict(sd *pth.StateDict, actMax int32) (*model.Model, string, error
 	}
 	return &model.Model{
 		Encoder: model.NewEmbedding(enc.Data, ntoken, ninp),
-		RNN:     NewLSTM(layers, ninp, nhid, actMax),
+		RNN:     NewRNN(kind, layers, ninp, nhid, actMax),
 		Decoder: NewLinear(dw, db, actMax),
 		Dropout: checkpoint.DefaultDropout,
 	}, scheme, nil

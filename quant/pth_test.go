@@ -70,10 +70,10 @@ func readQckpt(t *testing.T) (*qckptFixture, *corpus.Batches) {
 // quantizedWeights returns the model's int8 weights by state_dict name.
 func quantizedWeights(t *testing.T, m *model.Model) map[string]*Weight {
 	t.Helper()
-	rnn, ok1 := m.RNN.(*LSTM)
+	rnn, ok1 := m.RNN.(*RNN)
 	dec, ok2 := m.Decoder.(*Linear)
 	if !ok1 || !ok2 {
-		t.Fatalf("model has %T and %T, want *LSTM and *Linear", m.RNN, m.Decoder)
+		t.Fatalf("model has %T and %T, want *RNN and *Linear", m.RNN, m.Decoder)
 	}
 	w := map[string]*Weight{"decoder.weight": dec.W}
 	for k, l := range rnn.Layer {
@@ -90,7 +90,7 @@ func quantizedWeights(t *testing.T, m *model.Model) map[string]*Weight {
 // that it is the model Quantize builds from the float32 checkpoint.
 func TestLoadPthGolden(t *testing.T) {
 	f, data := readQckpt(t)
-	_, fp, err := checkpoint.LoadPth(filepath.Join(qckptDir, "fp32.pth"))
+	_, fp, err := checkpoint.LoadPth(filepath.Join(qckptDir, "fp32.pth"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestLoadPthGolden(t *testing.T) {
 // quantize_dynamic writes for the word language model fail clearly.
 func TestLoadPthErrors(t *testing.T) {
 	path := filepath.Join(qckptDir, "tiny.pth")
-	if _, _, err := checkpoint.LoadPth(path); !errors.Is(err, checkpoint.ErrQuantized) || !strings.HasPrefix(err.Error(), path+": ") {
+	if _, _, err := checkpoint.LoadPth(path, ""); !errors.Is(err, checkpoint.ErrQuantized) || !strings.HasPrefix(err.Error(), path+": ") {
 		t.Errorf("checkpoint.LoadPth of a quantized file: %v, want ErrQuantized", err)
 	}
 	if _, _, err := LoadPth(filepath.Join(qckptDir, "fp32.pth"), 127); err == nil || !strings.Contains(err.Error(), "not the state dict of a quantized model") {
@@ -212,7 +212,7 @@ func TestLoadPthErrors(t *testing.T) {
 		{"no decoder", func(sd *pth.StateDict) { delete(sd.Values, "decoder._packed_params._packed_params") },
 			127, `missing key "decoder._packed_params._packed_params"`},
 		{"fp16", func(sd *pth.StateDict) { cell(sd).Kind = "quantized_dynamic_fp16" }, 127, "float16 dynamic quantization is not supported"},
-		{"static", func(sd *pth.StateDict) { cell(sd).Kind = "quantized" }, 127, `LSTM cell params of kind "quantized"`},
+		{"static", func(sd *pth.StateDict) { cell(sd).Kind = "quantized" }, 127, `cell params of kind "quantized"`},
 		{"zero point", func(sd *pth.StateDict) { cell(sd).Packed[1].Tensors[0].ZeroPoints[0] = 3 }, 127,
 			`key "rnn._all_weight_values.0.param": W_hh: weight zero point 3: only symmetric weights`},
 		{"zero scale", func(sd *pth.StateDict) { cell(sd).Packed[0].Tensors[0].Scales[0] = 1e-300 }, 127,

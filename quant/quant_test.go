@@ -232,7 +232,7 @@ func TestModuleReprs(t *testing.T) {
 		{m.RNN.Repr(m.Dropout), "DynamicQuantizedLSTM(32, 16, num_layers=5, dropout=0.5)"},
 		{m.Decoder.String(), "DynamicQuantizedLinear(in_features=16, out_features=33, dtype=torch.qint8, qscheme=torch.per_channel_affine)"},
 		{m.Encoder.String(), "QuantizedEmbedding(num_embeddings=33, embedding_dim=32, dtype=torch.quint8, qscheme=torch.per_channel_affine_float_qparams)"},
-		{NewLSTM(nil, 512, 256, 127).Repr(0), "DynamicQuantizedLSTM(512, 256, num_layers=0)"},
+		{NewRNN(model.LSTM, nil, 512, 256, 127).Repr(0), "DynamicQuantizedLSTM(512, 256, num_layers=0)"},
 	} {
 		if c.got != c.want {
 			t.Errorf("String() = %s, want %s", c.got, c.want)

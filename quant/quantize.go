@@ -9,8 +9,10 @@ import (
 )
 
 // Quantize builds the dynamic quantized model from float32 parameters: the
-// LSTM's and the decoder's weights quantized as s says, their biases kept
-// fp32, the embedding fp32 unless s.Embedding8. The result is a
+// recurrent module's and the decoder's weights quantized as s says, their
+// biases kept fp32, the embedding fp32 unless s.Embedding8. Scheme pytorch
+// leaves an RNN_TANH's or RNN_RELU's nn.RNN in float32, as quantize_dynamic
+// does. The result is a
 // model.Model with Encoder, RNN and Decoder of this package's types (the
 // encoder stays *model.Embedding when fp32). p is not modified; the fp32
 // embedding table is shared with it.
@@ -22,21 +24,22 @@ func Quantize(p *model.Params, s Scheme) (*model.Model, error) {
 		return nil, err
 	}
 	qmax := s.actMax()
-	layers := make([]LSTMLayer, len(p.Layers))
+	gh := p.Kind.Gates() * p.NHid
+	layers := make([]Layer, len(p.Layers))
 	for k, lp := range p.Layers {
 		in := p.NInp
 		if k > 0 {
 			in = p.NHid
 		}
-		wih, err := quantizeWeight(lp.Wih, 4*p.NHid, in, s)
+		wih, err := quantizeWeight(lp.Wih, gh, in, s)
 		if err != nil {
 			return nil, fmt.Errorf("quant: rnn.weight_ih_l%d: %w", k, err)
 		}
-		whh, err := quantizeWeight(lp.Whh, 4*p.NHid, p.NHid, s)
+		whh, err := quantizeWeight(lp.Whh, gh, p.NHid, s)
 		if err != nil {
 			return nil, fmt.Errorf("quant: rnn.weight_hh_l%d: %w", k, err)
 		}
-		layers[k] = LSTMLayer{Wih: wih, Whh: whh, Bih: lp.Bih, Bhh: lp.Bhh}
+		layers[k] = Layer{Wih: wih, Whh: whh, Bih: lp.Bih, Bhh: lp.Bhh}
 	}
 	dw, err := quantizeWeight(p.DecoderW, p.NToken, p.NHid, s)
 	if err != nil {
@@ -46,9 +49,12 @@ func Quantize(p *model.Params, s Scheme) (*model.Model, error) {
 	dec.weights = s.Weights
 	m := &model.Model{
 		Encoder: model.NewEmbedding(p.Encoder, p.NToken, p.NInp),
-		RNN:     NewLSTM(layers, p.NInp, p.NHid, qmax),
+		RNN:     NewRNN(p.Kind, layers, p.NInp, p.NHid, qmax),
 		Decoder: dec,
 		Dropout: checkpoint.DefaultDropout,
+	}
+	if s.keepsRNNFloat(p.Kind) {
+		m.RNN = model.New(*p, 0).RNN
 	}
 	if s.Embedding8 {
 		e, err := quantizeEmbedding(p.Encoder, p.NToken, p.NInp)
@@ -99,7 +105,7 @@ func checkParams(p *model.Params) error {
 	if p == nil || p.NToken <= 0 || p.NInp <= 0 || p.NHid <= 0 || len(p.Layers) == 0 {
 		return fmt.Errorf("quant: empty or invalid model parameters")
 	}
-	h4 := 4 * p.NHid
+	h4 := p.Kind.Gates() * p.NHid
 	if len(p.Encoder) != p.NToken*p.NInp {
 		return fmt.Errorf("quant: encoder.weight has %d values, want %d×%d", len(p.Encoder), p.NToken, p.NInp)
 	}

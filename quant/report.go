@@ -55,12 +55,20 @@ func Report(ctx context.Context, wk *model.Work, p *model.Params, dropout float6
 		wk = model.NewWork(nil)
 	}
 	fp := model.New(*p, dropout)
-	qrnn := qm.RNN.(*LSTM)
 	nl := len(p.Layers)
+	kind := p.Kind
 
-	// Each layer's gates, fp32 and quantized.
-	fg := fp.RNN.(*model.LSTM).Gates()
-	qg := qrnn.Gates()
+	// Each layer's gates, fp32 and quantized (scheme pytorch keeps an
+	// nn.RNN in fp32: its rows then show no noise).
+	fg := fp.RNN.(*model.RNN).Gates()
+	qg := fg
+	layerDesc := func(k int) string { return fmt.Sprintf("%s layer %d (fp32)", fp.RNN.Repr(dropout), k) }
+	if qrnn, ok := qm.RNN.(*RNN); ok {
+		qg = qrnn.Gates()
+		layerDesc = func(k int) string {
+			return fmt.Sprintf("%s layer %d (W_ih %s, W_hh %s)", qrnn.Repr(dropout), k, qrnn.Layer[k].Wih.kind(), qrnn.Layer[k].Whh.kind())
+		}
+	}
 
 	// SQNR of each layer on the fp32 model's inputs to it.
 	names := []string{}
@@ -70,8 +78,7 @@ func Report(ctx context.Context, wk *model.Work, p *model.Params, dropout float6
 	}
 	for k := range nl {
 		names = append(names, fmt.Sprintf("rnn.l%d", k))
-		mods = append(mods, fmt.Sprintf("%s layer %d (W_ih %s, W_hh %s)", qrnn.Repr(dropout),
-			k, qrnn.Layer[k].Wih.kind(), qrnn.Layer[k].Whh.kind()))
+		mods = append(mods, layerDesc(k))
 	}
 	names, mods = append(names, "decoder"), append(mods, qm.Decoder.String())
 	sig := make([]float64, len(names))
@@ -90,7 +97,7 @@ func Report(ctx context.Context, wk *model.Work, p *model.Params, dropout float6
 		fs[k], qs[k] = model.NewState(1, b, p.NHid), model.NewState(1, b, p.NHid)
 	}
 	layer := func(g model.Gates, out, x []float32, t int, st *model.State) {
-		model.RunLSTM(wk, []model.Gates{g}, p.NHid, out, x, t, b, st)
+		model.Run(wk, kind, []model.Gates{g}, p.NHid, out, x, t, b, st)
 	}
 	var emb, embq, y, yq, lg, lgq []float32
 	var xs [2][]float32 // layer inputs and outputs, alternating
@@ -147,7 +154,7 @@ func Report(ctx context.Context, wk *model.Work, p *model.Params, dropout float6
 		gates := append([]model.Gates(nil), fg...)
 		gates[k] = qg[k]
 		m := *fp
-		m.RNN = &mixed{gates: gates, in: p.NInp, hid: p.NHid}
+		m.RNN = &mixed{kind: kind, gates: gates, in: p.NInp, hid: p.NHid}
 		out = append(out, LayerReport{Name: names[row], Module: mods[row], SQNR: db(sig[row], noise[row]), Loss: run(&m)})
 		row++
 	}
@@ -185,17 +192,19 @@ func db(sig, noise float64) float64 {
 	return 10 * math.Log10(sig/noise)
 }
 
-// mixed is an LSTM whose layers are some fp32 and some quantized.
+// mixed is a recurrent module whose layers are some fp32 and some quantized.
 type mixed struct {
+	kind    model.Kind
 	gates   []model.Gates
 	in, hid int
 }
 
+func (s *mixed) Kind() model.Kind    { return s.kind }
 func (s *mixed) Input() int          { return s.in }
 func (s *mixed) Hidden() int         { return s.hid }
 func (s *mixed) Layers() int         { return len(s.gates) }
 func (s *mixed) Repr(float64) string { return fmt.Sprintf("mixed(%d layers)", len(s.gates)) }
 
 func (s *mixed) Forward(w *model.Work, out, x []float32, t, b int, st *model.State) {
-	model.RunLSTM(w, s.gates, s.hid, out, x, t, b, st)
+	model.Run(w, s.kind, s.gates, s.hid, out, x, t, b, st)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/lstmq/lstmq/model"
 )
 
 // Scheme selects how a model is quantized.
@@ -108,4 +110,12 @@ func (s Scheme) String() string {
 		name += "-emb8"
 	}
 	return name
+}
+
+// keepsRNNFloat reports whether s leaves a recurrent module of kind k in
+// float32: scheme pytorch, like quantize_dynamic, quantizes nn.LSTM and
+// nn.GRU but not nn.RNN (RNN_TANH, RNN_RELU); lstmq's other schemes
+// quantize every kind.
+func (s Scheme) keepsRNNFloat(k model.Kind) bool {
+	return s == PyTorch && k.Module() == "RNN"
 }

@@ -55,7 +55,7 @@ func checkTorchCase(t *testing.T, name string) {
 	if err := json.Unmarshal(b, &tc); err != nil {
 		t.Fatal(err)
 	}
-	p, err := LoadParams(filepath.Join(torchDir, name+"_init.pth"))
+	p, err := LoadParams(filepath.Join(torchDir, name+"_init.pth"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func checkTorchCase(t *testing.T, name string) {
 		if math.Abs(norm-s.Norm) > 1e-5*s.Norm {
 			t.Errorf("step %d: gradient norm %.8f, PyTorch %.8f", i+1, norm, s.Norm)
 		}
-		want, err := LoadParams(filepath.Join(torchDir, name+"_step"+string(rune('1'+i))+".pth"))
+		want, err := LoadParams(filepath.Join(torchDir, name+"_step"+string(rune('1'+i))+".pth"), "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -99,7 +99,7 @@ func TestTrainLowersValidLoss(t *testing.T) {
 	if !tiedParams(best) {
 		t.Error("returned model is not tied")
 	}
-	saved, err := LoadParams(cfg.Save)
+	saved, err := LoadParams(cfg.Save, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestGoCheckpointLoadsInPyTorch(t *testing.T) {
 	}
 	for _, f := range goFixtures {
 		path := filepath.Join(torchDir, f.name+".pth")
-		p, err := LoadParams(path)
+		p, err := LoadParams(path, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +286,7 @@ func TestGoCheckpointLoadsInPyTorch(t *testing.T) {
 		if err := checkpoint.SavePth(re, p); err != nil {
 			t.Fatal(err)
 		}
-		q, err := LoadParams(re)
+		q, err := LoadParams(re, "")
 		if err != nil {
 			t.Fatal(err)
 		}

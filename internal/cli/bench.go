@@ -20,6 +20,7 @@ func newBenchCmd() *cobra.Command {
 		cfg              bench.Config
 		schemes, jsonOut string
 		roofline         bool
+		nonlinearity     string
 	)
 	c := &cobra.Command{
 		Use:   "bench --model M.pth --data DIR",
@@ -35,7 +36,7 @@ lstmq itself needs neither. --anchors "" times lstmq alone.`,
 		Args: cobra.NoArgs,
 	}
 	f := c.Flags()
-	flagModel(f, &cfg.Model)
+	flagModel(f, &cfg.Model, &nonlinearity)
 	flagData(f, &cfg.Data)
 	f.IntVar(&cfg.MaxTokens, "max-tokens", 20000, "first N test tokens (0: all)")
 	f.IntVar(&cfg.Rounds, "rounds", 3, "alternating rounds")
@@ -65,7 +66,7 @@ lstmq itself needs neither. --anchors "" times lstmq alone.`,
 		}
 		// Check the inputs here, with the messages of the other commands,
 		// rather than as the failure of a child process.
-		lm, err := loadModel(cfg.Model, 0.5)
+		lm, err := loadModel(cfg.Model, nonlinearity, 0.5)
 		if err != nil {
 			return err
 		}

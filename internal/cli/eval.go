@@ -31,6 +31,7 @@ type evalReport struct {
 func newEvalCmd() *cobra.Command {
 	var (
 		modelPath, data, splitName string
+		nonlinearity               string
 		q                          quantFlags
 		bptt, batch, maxTokens     int
 		dropout                    float64
@@ -43,7 +44,7 @@ func newEvalCmd() *cobra.Command {
 	}
 	threads := addThreads(c)
 	f := c.Flags()
-	flagModel(f, &modelPath)
+	flagModel(f, &modelPath, &nonlinearity)
 	flagData(f, &data)
 	f.StringVar(&splitName, "split", "test", "split to evaluate: test, valid or train")
 	f.IntVar(&bptt, "bptt", 25, "time steps per chunk")
@@ -60,7 +61,7 @@ func newEvalCmd() *cobra.Command {
 		if bptt < 1 || batch < 1 || maxTokens < 0 {
 			return usagef("--bptt and --batch-size must be >= 1 and --max-tokens >= 0")
 		}
-		lm, err := loadModel(modelPath, dropout)
+		lm, err := loadModel(modelPath, nonlinearity, dropout)
 		if err != nil {
 			return err
 		}

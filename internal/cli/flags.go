@@ -4,8 +4,11 @@ import "github.com/spf13/pflag"
 
 // The flags that several commands share, each defined here once.
 
-func flagModel(f *pflag.FlagSet, p *string) {
-	f.StringVar(p, "model", "", "model file: a PyTorch state_dict (.pth, float32 or quantize_dynamic's) or an lstmq .safetensors file")
+// flagModel defines --model and --nonlinearity, which a state_dict of a
+// plain RNN needs.
+func flagModel(f *pflag.FlagSet, p, nonlinearity *string) {
+	f.StringVar(p, "model", "", "model file: a PyTorch state_dict (.pth, float32 or quantize_dynamic's; LSTM, GRU or RNN), the example's torch.save(model) file, or an lstmq .safetensors file")
+	f.StringVar(nonlinearity, "nonlinearity", "", "a plain RNN's nonlinearity, tanh or relu (a state_dict does not record it; default tanh, as the example's)")
 }
 
 func flagData(f *pflag.FlagSet, p *string) {

@@ -15,6 +15,7 @@ import (
 func newGenerateCmd() *cobra.Command {
 	var (
 		modelPath, data, outPath, format string
+		nonlinearity                     string
 		prompt                           string
 		words, topK                      int
 		temperature                      float32
@@ -29,7 +30,7 @@ func newGenerateCmd() *cobra.Command {
 	}
 	threads := addThreads(c)
 	f := c.Flags()
-	flagModel(f, &modelPath)
+	flagModel(f, &modelPath, &nonlinearity)
 	flagData(f, &data)
 	f.IntVar(&words, "words", 1000, "words to generate")
 	f.Float32Var(&temperature, "temperature", 1.0, "softmax temperature (> 0); higher is more diverse")
@@ -61,7 +62,7 @@ func newGenerateCmd() *cobra.Command {
 		if modelPath == "" {
 			return usagef("--model is required")
 		}
-		opts := []lstmq.Option{lstmq.WithThreads(pool.Threads())}
+		opts := []lstmq.Option{lstmq.WithThreads(pool.Threads()), lstmq.WithNonlinearity(nonlinearity)}
 		if data != "" {
 			opts = append(opts, lstmq.WithVocabulary(data))
 		}

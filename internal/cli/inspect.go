@@ -12,8 +12,9 @@ import (
 
 func newInspectCmd() *cobra.Command {
 	var (
-		modelPath string
-		dropout   float64
+		modelPath    string
+		nonlinearity string
+		dropout      float64
 	)
 	c := &cobra.Command{
 		Use:   "inspect --model M.pth",
@@ -21,10 +22,10 @@ func newInspectCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	f := c.Flags()
-	flagModel(f, &modelPath)
+	flagModel(f, &modelPath, &nonlinearity)
 	flagDropout(f, &dropout)
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		lm, err := loadModel(modelPath, dropout)
+		lm, err := loadModel(modelPath, nonlinearity, dropout)
 		if err != nil {
 			return err
 		}

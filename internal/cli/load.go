@@ -22,12 +22,13 @@ type loaded struct {
 }
 
 // loadModel reads a model file of any format lstmq reads (modelfile.Read);
-// dropout is the p print(model) shows when the file does not record it.
-func loadModel(path string, dropout float64) (*loaded, error) {
+// nonlinearity is a state_dict RNN's (--nonlinearity); dropout is the p
+// print(model) shows when the file does not record it.
+func loadModel(path, nonlinearity string, dropout float64) (*loaded, error) {
 	if path == "" {
 		return nil, usagef("--model is required")
 	}
-	f, err := modelfile.Read(path)
+	f, err := modelfile.Read(path, nonlinearity)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 // (score, next, generate): the model, its words, threads, quantization.
 type libFlags struct {
 	model, data, vocab string
+	nonlinearity       string
 	q                  quantFlags
 	threads, batch     int
 }
@@ -19,7 +20,7 @@ type libFlags struct {
 func addLibFlags(c *cobra.Command, batch int) *libFlags {
 	lf := &libFlags{}
 	f := c.Flags()
-	flagModel(f, &lf.model)
+	flagModel(f, &lf.model, &lf.nonlinearity)
 	flagData(f, &lf.data)
 	f.StringVar(&lf.vocab, "vocab", "", "vocabulary file, one word per line in id order (as lstmq vocab prints it), instead of --data")
 	flagQuant(f, &lf.q, true)
@@ -43,7 +44,7 @@ func (lf *libFlags) open(extra ...lstmq.Option) (*lstmq.Model, error) {
 	case lf.data != "" && lf.vocab != "":
 		return nil, usagef("give --data or --vocab, not both")
 	}
-	opts := []lstmq.Option{lstmq.WithThreads(lf.threads), lstmq.WithBatchSize(lf.batch)}
+	opts := []lstmq.Option{lstmq.WithThreads(lf.threads), lstmq.WithBatchSize(lf.batch), lstmq.WithNonlinearity(lf.nonlinearity)}
 	switch {
 	case lf.vocab != "":
 		opts = append(opts, lstmq.WithVocabulary(lf.vocab))

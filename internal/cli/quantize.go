@@ -20,6 +20,7 @@ import (
 func newQuantizeCmd() *cobra.Command {
 	var (
 		modelPath, data, out, splitName string
+		nonlinearity                    string
 		q                               quantFlags
 		report, asJSON                  bool
 		reportTokens, bptt              int
@@ -44,7 +45,7 @@ float32 and the loss when only that layer is quantized, on the first
 	}
 	threads := addThreads(c)
 	f := c.Flags()
-	flagModel(f, &modelPath)
+	flagModel(f, &modelPath, &nonlinearity)
 	flagData(f, &data)
 	f.StringVar(&out, "out", "", "output file (.safetensors)")
 	flagQuant(f, &q, false)
@@ -69,7 +70,7 @@ float32 and the loss when only that layer is quantized, on the first
 		if err != nil {
 			return err
 		}
-		lm, err := loadModel(modelPath, dropout)
+		lm, err := loadModel(modelPath, nonlinearity, dropout)
 		if err != nil {
 			return err
 		}

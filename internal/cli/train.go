@@ -80,7 +80,7 @@ current batch and keeps the best model saved so far.`,
 			return err
 		}
 		if resume != "" {
-			p, err := train.LoadParams(resume)
+			p, err := train.LoadParams(resume, "")
 			if err != nil {
 				return err
 			}

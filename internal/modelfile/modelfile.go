@@ -25,11 +25,14 @@ type File struct {
 }
 
 // Read reads the model at path, telling the formats apart by their first
-// bytes. A quantized .pth runs PyTorch's own int8 weights and scales, with
+// bytes. nonlinearity ("tanh", "relu", or "" for the example's tanh) is
+// that of a plain RNN in a state_dict, which does not record it (see
+// checkpoint.ParamsFromStateDict). A quantized .pth runs PyTorch's own int8 weights and scales, with
 // activations as FBGEMM and oneDNN quantize them (reduce_range: codes
-// [0, 127]). A .pth does not record the model's dropout: its Model.Dropout
-// is checkpoint.DefaultDropout, the tutorial's, and RecordsDropout is false.
-func Read(path string) (*File, error) {
+// [0, 127]). A state_dict does not record the model's dropout: its
+// Model.Dropout is checkpoint.DefaultDropout, the tutorial's, and
+// RecordsDropout is false; the example's whole-module files do record it.
+func Read(path, nonlinearity string) (*File, error) {
 	st, err := isSafetensors(path)
 	if err != nil {
 		return nil, err
@@ -46,6 +49,9 @@ func Read(path string) (*File, error) {
 		// for a .pth, whose reader leaves little garbage: a collection
 		// here would only raise the next heap goal.
 		debug.FreeOSMemory()
+		if k := m.Kind(); nonlinearity != "" && k.Module() == "RNN" && nonlinearity != k.Nonlinearity() {
+			return nil, fmt.Errorf("%s: nonlinearity %q, but the file's model is %s", path, nonlinearity, k)
+		}
 		return &File{Path: path, Model: m, Vocab: vocab, Scheme: meta["scheme"], RecordsDropout: true}, nil
 	}
 	sd, err := pth.Load(path)
@@ -59,11 +65,12 @@ func Read(path string) (*File, error) {
 		}
 		return &File{Path: path, Model: m, Scheme: scheme}, nil
 	}
-	p, err := checkpoint.ParamsFromStateDict(sd)
+	p, err := checkpoint.ParamsFromStateDict(sd, nonlinearity)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &File{Path: path, Model: model.New(*p, checkpoint.DefaultDropout), Params: p, Scheme: "fp32"}, nil
+	return &File{Path: path, Model: model.New(*p, checkpoint.Dropout(sd)), Params: p, Scheme: "fp32",
+		RecordsDropout: sd.Module != nil}, nil
 }
 
 // isSafetensors reports whether path starts as a safetensors file does: an

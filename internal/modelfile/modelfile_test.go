@@ -13,14 +13,14 @@ var torchDir = filepath.Join("..", "..", "testdata", "torch")
 // about it: the scheme, the float32 parameters, the vocabulary and whether
 // the file records the dropout.
 func TestReadFormats(t *testing.T) {
-	fp, err := Read(filepath.Join(torchDir, "deep.pth"))
+	fp, err := Read(filepath.Join(torchDir, "deep.pth"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fp.Scheme != "fp32" || fp.Params == nil || fp.Vocab != nil || fp.RecordsDropout || fp.Model.Tokens() != 291 {
 		t.Errorf("deep.pth: scheme %q, params %v, vocab %v, records dropout %v, %d tokens", fp.Scheme, fp.Params != nil, fp.Vocab, fp.RecordsDropout, fp.Model.Tokens())
 	}
-	q, err := Read(filepath.Join(torchDir, "qckpt", "tiny.pth"))
+	q, err := Read(filepath.Join(torchDir, "qckpt", "tiny.pth"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestReadFormats(t *testing.T) {
 	if err := quant.Save(path, m, vocab, nil); err != nil {
 		t.Fatal(err)
 	}
-	st, err := Read(path)
+	st, err := Read(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}

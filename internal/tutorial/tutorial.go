@@ -142,7 +142,7 @@ func Run(ctx context.Context, opt Options, w io.Writer) (*Summary, error) {
 		dropout = tc.Dropout
 	} else {
 		var m *model.Model
-		if m, p, err = checkpoint.LoadPth(opt.Model); err != nil {
+		if m, p, err = checkpoint.LoadPth(opt.Model, ""); err != nil {
 			return nil, err
 		}
 		if m.Tokens() != c.Dict.Len() {
