@@ -34,9 +34,9 @@ type Model struct {
 type config struct {
 	vocabPath    string
 	nonlinearity string
-	threads   int
-	batch     int
-	maxWords  int
+	threads      int
+	batch        int
+	maxWords     int
 }
 
 // An Option configures Open.

@@ -121,7 +121,9 @@ func (l *RNN) Layers() int { return len(l.Layer) }
 
 // Repr prints the module as PyTorch does, with dropout p between layers:
 // LSTM(512, 256, num_layers=5, dropout=0.5).
-func (l *RNN) Repr(p float64) string { return Repr(l.kind.Module(), l.kind, l.in, l.hid, len(l.Layer), p) }
+func (l *RNN) Repr(p float64) string {
+	return Repr(l.kind.Module(), l.kind, l.in, l.hid, len(l.Layer), p)
+}
 
 // Gates returns each layer's gate computation.
 func (l *RNN) Gates() []Gates { return l.gates }
@@ -148,7 +150,9 @@ func (g *lstmGates) Step(w *Work, gates, h, pre []float32, b int) {
 	g.ly.Whh.MulAdd(w.Pool(), gates, h, b)
 }
 
-func (g *lstmGates) Cell(pre, gates, c, h []float32, b, hid int) { f32.LSTMCell(gates, c, h, b, hid, hid) }
+func (g *lstmGates) Cell(pre, gates, c, h []float32, b, hid int) {
+	f32.LSTMCell(gates, c, h, b, hid, hid)
+}
 
 // gruGates computes a float32 GRU layer: P = W_ih·x + b_ih over the chunk,
 // H = W_hh·h + b_hh each step, kept apart for the cell (f32.GRUCell), as
