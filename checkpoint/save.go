@@ -24,7 +24,7 @@ func CountParams(p *model.Params) int {
 }
 
 // StateDict returns p as state_dict keys and float32 tensors, in the order
-// PyTorch's LSTMModel.state_dict() lists them. A tied decoder weight shares
+// PyTorch's RNNModel.state_dict() lists them. A tied decoder weight shares
 // the encoder's storage.
 func StateDict(p *model.Params) ([]string, map[string]*pth.Tensor) {
 	var keys []string
@@ -43,7 +43,8 @@ func StateDict(p *model.Params) ([]string, map[string]*pth.Tensor) {
 
 // SavePth writes p as a PyTorch state_dict file (zip format) that
 // torch.load and load_state_dict accept: byte for byte what PyTorch 1.13's
-// torch.save(model.state_dict(), path) writes for the example's LSTMModel.
+// torch.save(model.state_dict(), path) writes for the example's RNNModel
+// (the tutorial's LSTMModel) of any kind.
 func SavePth(path string, p *model.Params) error {
 	keys, ts := StateDict(p)
 	return pth.SaveWith(path, keys, ts, pth.SaveOptions{Metadata: pth.LSTMModelMetadata()})
@@ -55,7 +56,15 @@ func SavePth(path string, p *model.Params) error {
 // tutorial's model: 113.944064 MB where 1.13 writes 113.943637). Nothing
 // is written: the bytes are counted.
 func StateDictSize(p *model.Params) (int64, error) {
-	keys, ts := StateDict(p)
 	// print_size_of_model saves to "temp.p": the archive's folder is "temp".
-	return pth.SizeWith("temp.p", keys, ts, pth.SaveOptions{Metadata: pth.LSTMModelMetadata()})
+	return StateDictSizeAs(p, "temp.p")
+}
+
+// StateDictSizeAs is StateDictSize for a file saved at path: the zip
+// archive's folder, and so the file's size, follows the file's name. For
+// a state_dict that PyTorch 1.13 wrote at path from the example's model,
+// it is the file's size.
+func StateDictSizeAs(p *model.Params, path string) (int64, error) {
+	keys, ts := StateDict(p)
+	return pth.SizeWith(path, keys, ts, pth.SaveOptions{Metadata: pth.LSTMModelMetadata()})
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,7 +39,10 @@ func newInspectCmd() *cobra.Command {
 			p = zeroParams(lm.model)
 		}
 		fmt.Fprintf(out, "Parameters: %d\n", checkpoint.CountParams(p))
-		size, err := checkpoint.StateDictSize(p)
+		// The size torch.save(model.state_dict()) writes under this file's
+		// name (the zip archive's folder is named after it): a PyTorch
+		// state_dict's own size.
+		size, err := checkpoint.StateDictSizeAs(p, strings.TrimSuffix(modelPath, filepath.Ext(modelPath))+".pth")
 		if err != nil {
 			return err
 		}
@@ -59,15 +64,16 @@ func newInspectCmd() *cobra.Command {
 // decoder tied to the encoder when m's are.
 func zeroParams(m *model.Model) *model.Params {
 	v, e, h, n := m.Tokens(), m.Encoder.Dim(), m.RNN.Hidden(), m.RNN.Layers()
-	p := &model.Params{NToken: v, NInp: e, NHid: h, Encoder: make([]float32, v*e), DecoderB: make([]float32, v)}
+	p := &model.Params{Kind: m.Kind(), NToken: v, NInp: e, NHid: h, Encoder: make([]float32, v*e), DecoderB: make([]float32, v)}
 	p.DecoderW = make([]float32, v*h)
+	g := m.Kind().Gates() * h
 	for k := range n {
 		in := e
 		if k > 0 {
 			in = h
 		}
-		p.Layers = append(p.Layers, model.LayerParams{Wih: make([]float32, 4*h*in), Whh: make([]float32, 4*h*h),
-			Bih: make([]float32, 4*h), Bhh: make([]float32, 4*h)})
+		p.Layers = append(p.Layers, model.LayerParams{Wih: make([]float32, g*in), Whh: make([]float32, g*h),
+			Bih: make([]float32, g), Bhh: make([]float32, g)})
 	}
 	return p
 }
