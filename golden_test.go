@@ -15,8 +15,10 @@ import (
 // through testdata/torch/gen_score.py under the scoring convention.
 type scoreGolden struct {
 	Models map[string]struct {
-		File     string
-		Variants map[string][]struct {
+		File         string
+		Type         string
+		Nonlinearity string
+		Variants     map[string][]struct {
 			Text          string
 			Unknown       []bool
 			TokenLogprobs []float64 `json:"token_logprobs"`
@@ -30,7 +32,8 @@ type scoreGolden struct {
 	}
 }
 
-// TestScoreGolden compares Score with PyTorch on the fixture models:
+// TestScoreGolden compares Score with PyTorch on the fixture models (two
+// LSTMs, the example's GRU and RNN_RELU):
 // per-sentence log-probabilities within 1e-4 (the issue's bar; float32
 // logits over at most a few dozen tokens differ by ~1e-6), per token within
 // 1e-5, in float32 at batch sizes 1 and 16 and in int8 (scheme "pytorch" is
@@ -63,7 +66,8 @@ func TestScoreGolden(t *testing.T) {
 				if batch > 1 && variant != "fp32" {
 					continue
 				}
-				m, err := lstmq.Open(filepath.Join(torchDir, gm.File), lstmq.WithVocabulary(corpusDir), lstmq.WithBatchSize(batch))
+				m, err := lstmq.Open(filepath.Join(torchDir, gm.File), lstmq.WithVocabulary(corpusDir), lstmq.WithBatchSize(batch),
+					lstmq.WithNonlinearity(gm.Nonlinearity))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -112,9 +116,12 @@ func TestScoreGolden(t *testing.T) {
 				}
 			}
 		}
-		m, err := lstmq.Open(filepath.Join(torchDir, gm.File), lstmq.WithVocabulary(corpusDir))
+		m, err := lstmq.Open(filepath.Join(torchDir, gm.File), lstmq.WithVocabulary(corpusDir), lstmq.WithNonlinearity(gm.Nonlinearity))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got := m.Type(); got != gm.Type {
+			t.Errorf("%s: Type() = %q, want %q", name, got, gm.Type)
 		}
 		for _, n := range gm.Next {
 			s := m.NewSession()

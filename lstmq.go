@@ -166,6 +166,10 @@ func (m *Model) Quantize(scheme string) (*Model, error) {
 // Scheme returns "fp32" or the quantization scheme the model runs.
 func (m *Model) Scheme() string { return m.scheme }
 
+// Type returns the recurrent cell as the example's --model flag names it:
+// "LSTM", "GRU", "RNN_TANH" or "RNN_RELU".
+func (m *Model) Type() string { return m.net.Kind().String() }
+
 // Threads returns how many threads the model's products use.
 func (m *Model) Threads() int { return m.pool.Threads() }
 

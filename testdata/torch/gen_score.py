@@ -6,7 +6,9 @@ Run by hand from the repository root (needs Debian's python3-torch):
     /usr/bin/python3 testdata/torch/gen_score.py
 
 It reads testdata/torch/deep.pth, tied.pth and corpus/{train,valid,test}.txt
-(all made by gen.py) and writes testdata/torch/score/score.json.
+(all made by gen.py), and the example's GRU (rnn/gru.pt, torch.save(model))
+and RNN_RELU (rnn/rnn_relu.pth, a state_dict) made by rnn/gen_rnn.py, and
+writes testdata/torch/score/score.json.
 
 Scoring convention (what the Go scorer must reproduce):
   * A sentence is split into words with Python's str.split() (any run of
@@ -28,17 +30,19 @@ that order, each line's words being line.split() + ['<eos>'].
 
 Variants, each the whole model evaluated in eval mode:
   fp32     the float32 model
-  pytorch  quantize_dynamic(model, {nn.LSTM, nn.Linear}, dtype=torch.qint8)
+  pytorch  quantize_dynamic(model, {nn.LSTM or nn.GRU or nn.RNN, nn.Linear}, dtype=torch.qint8)
+           (PyTorch leaves nn.RNN in float and quantizes the decoder alone)
            under torch.backends.quantized.engine = 'onednn' (reduce_range:
            activations in [0, 127]); lstmq's int8 scheme "pytorch"
   act8     the same under engine 'qnnpack' (activations in [0, 255]); lstmq's
-           scheme "act8"
+           scheme "act8" (LSTM models only)
 
 score.json layout:
   {"convention": str, "torch_version": str, "dictionary_len": int,
    "has_unk": bool, "unk_id": int,
-   "models": {"deep"|"tied": {
-       "file": "deep.pth"|"tied.pth",
+   "models": {"deep"|"tied"|"gru"|"rnn_relu": {
+       "file": "deep.pth"|"tied.pth"|"rnn/gru.pt"|"rnn/rnn_relu.pth",
+       "type": "LSTM"|"GRU"|"RNN_RELU", "nonlinearity": ""|"relu",
        "variants": {"fp32"|"pytorch"|"act8": [
            {"text": str, "words": [str], "unknown": [bool per word],
             "ids": [int n+1], "targets": [int n+1],
@@ -131,6 +135,36 @@ def load(name, tied):
     return m.eval()
 
 
+class Logits(nn.Module):
+    """The example's RNNModel (rnn/model.py) returning the decoder's raw
+    logits instead of their log_softmax, as RNNModel above does."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input, hidden):
+        output, hidden = self.m.rnn(self.m.encoder(input), hidden)
+        decoded = self.m.decoder(output)
+        return decoded.view(-1, decoded.size(-1)), hidden
+
+    def init_hidden(self, bsz):
+        return self.m.init_hidden(bsz)
+
+
+def load_example(file):
+    import sys
+    sys.path.insert(0, os.path.join(HERE, "rnn"))
+    import model as example  # noqa: F401  (torch.load of a .pt needs model.RNNModel)
+    path = os.path.join(HERE, file)
+    if file.endswith(".pt"):
+        return Logits(torch.load(path).eval())
+    sd = torch.load(path)
+    m = example.RNNModel("RNN_RELU", sd["encoder.weight"].shape[0], 16, 16, 2, 0.2)
+    m.load_state_dict(sd)
+    return Logits(m.eval())
+
+
 def read_lines(split):
     with open(os.path.join(CORPUS, split + ".txt"), "r", encoding="utf8") as f:
         return [line.rstrip("\n") for line in f]
@@ -195,11 +229,11 @@ def top5(model, d, words):
             "probs": [p[i] for i in best]}
 
 
-def variant(model, name):
+def variant(model, name, rnn=nn.LSTM):
     if name == "fp32":
         return model
     torch.backends.quantized.engine = {"pytorch": "onednn", "act8": "qnnpack"}[name]
-    return torch.quantization.quantize_dynamic(model, {nn.LSTM, nn.Linear}, dtype=torch.qint8)
+    return torch.quantization.quantize_dynamic(model, {rnn, nn.Linear}, dtype=torch.qint8)
 
 
 def main():
@@ -209,11 +243,16 @@ def main():
     doc = {"convention": CONVENTION, "torch_version": torch.__version__,
            "dictionary_len": len(d.idx2word), "has_unk": "<unk>" in d.word2idx,
            "unk_id": d.word2idx.get("<unk>", -1), "models": {}}
-    for name, file, tied in (("deep", "deep.pth", False), ("tied", "tied.pth", True)):
-        model = load(file, tied)
-        entry = {"file": file, "variants": {}}
-        for v in ("fp32", "pytorch", "act8"):
-            m = variant(model, v)
+    models = (("deep", "deep.pth", "LSTM", ""), ("tied", "tied.pth", "LSTM", ""),
+              ("gru", "rnn/gru.pt", "GRU", ""), ("rnn_relu", "rnn/rnn_relu.pth", "RNN_RELU", "relu"))
+    for name, file, typ, nonlinearity in models:
+        if typ == "LSTM":
+            model, variants = load(file, name == "tied"), ("fp32", "pytorch", "act8")
+        else:
+            model, variants = load_example(file), ("fp32", "pytorch")
+        entry = {"file": file, "type": typ, "nonlinearity": nonlinearity, "variants": {}}
+        for v in variants:
+            m = variant(model, v, {"GRU": nn.GRU, "RNN_RELU": nn.RNN}.get(typ, nn.LSTM))
             # the engine stays set while the quantized model runs
             entry["variants"][v] = [score(m, d, t) for t in texts]
         # "next": the first 3 words of 5 sentences with at least 3 words, plus an empty context
@@ -221,7 +260,7 @@ def main():
         entry["next"] = [top5(model, d, p) for p in prefixes]
         doc["models"][name] = entry
         fp = entry["variants"]["fp32"]
-        for v in ("pytorch", "act8"):
+        for v in variants[1:]:
             q = entry["variants"][v]
             diff = max(abs(a["logprob"] - b["logprob"]) for a, b in zip(fp, q))
             tdiff = max(abs(x - y) for a, b in zip(fp, q) for x, y in zip(a["token_logprobs"], b["token_logprobs"]))
