@@ -34,11 +34,26 @@ func fixtureModels(tb testing.TB) (map[string]*model.Model, *corpus.Batches) {
 			tb.Fatal(err)
 		}
 	}
+	// The example's other kinds (testdata/torch/rnn), fp32 and int8.
+	for _, c := range []struct{ stem, nonlinearity string }{{"gru", ""}, {"rnn_tanh", "tanh"}, {"rnn_relu", "relu"}} {
+		fp, p, err := checkpoint.LoadPth(filepath.Join(torchDir, "rnn", c.stem+".pth"), c.nonlinearity)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ms[c.stem] = fp
+		for _, name := range []string{"pytorch", "channel-act8"} {
+			s, _ := quant.ParseScheme(name)
+			if ms[c.stem+"/"+name], err = quant.Quantize(p, s); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
 	return ms, corpus.Batchify(cp.Test, 1)
 }
 
 // TestNoAllocsPerChunk checks the hot loop's steady state: one bptt chunk
-// through the model and the loss allocates nothing on one thread.
+// through the model and the loss allocates nothing on one thread, for
+// every kind (LSTM, GRU, RNN_TANH, RNN_RELU) in fp32 and int8.
 func TestNoAllocsPerChunk(t *testing.T) {
 	ms, data := fixtureModels(t)
 	for name, m := range ms {

@@ -94,7 +94,7 @@ float32 and the loss when only that layer is quantized, on the first
 			if len(ids) < 2 {
 				return fmt.Errorf("%s: the report needs at least 2 tokens, the split has %d", filepath.Join(data, splitName+".txt"), len(ids))
 			}
-			if rows, err = quant.Report(c.Context(), model.NewWork(pool), lm.params, dropout, s, corpus.Batchify(ids, 1).Head(reportTokens), bptt); err != nil {
+			if rows, err = quant.Report(c.Context(), model.NewWork(pool), lm.params, lm.model.Dropout, s, corpus.Batchify(ids, 1).Head(reportTokens), bptt); err != nil {
 				return fmt.Errorf("%s: %w", modelPath, err)
 			}
 		}
@@ -105,7 +105,7 @@ float32 and the loss when only that layer is quantized, on the first
 			if err != nil {
 				return fmt.Errorf("%s: %w", modelPath, err)
 			}
-			qm.Dropout = dropout
+			qm.Dropout = lm.model.Dropout // the file's own when it records it, else --dropout
 			fp, err := checkpoint.StateDictSize(lm.params)
 			if err != nil {
 				return err
