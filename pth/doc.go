@@ -1,5 +1,7 @@
 // Package pth reads and writes PyTorch state_dict checkpoints, the files
-// written by torch.save(model.state_dict(), path).
+// written by torch.save(model.state_dict(), path), and reads the
+// whole-module checkpoints of the word_language_model example,
+// torch.save(model, path), as the state dicts they hold.
 //
 // Two container formats are read:
 //
@@ -32,6 +34,34 @@
 // refused with their own error. Storage sizes are checked against the file
 // size, and the tensor views (offset, sizes, strides) against their
 // storage, before any allocation.
+//
+// Whole-module checkpoints, the model.pt files the word_language_model
+// example's main.py writes with torch.save(model, f), are read the same
+// way, in both formats and with pickle protocols 1 to 4 (torch.save
+// writes 2): nothing in them is executed or imported. The pickle may also
+// name the example's classes — any class called RNNModel, whatever its
+// module (model, __main__, a user's own), and
+// torch.nn.modules.sparse.Embedding, torch.nn.modules.rnn.LSTM, GRU and
+// RNN, torch.nn.modules.linear.Linear and torch.nn.modules.dropout.Dropout
+// — and what pickling them needs: __builtin__.set, and with protocol 1
+// copy_reg._reconstructor and __builtin__.object, which are accepted only
+// in a pickle that names one of those classes. A class global becomes an
+// inert value whose objects can only be created empty (NEWOBJ or
+// _reconstructor, never REDUCE) and filled once by BUILD with their
+// __dict__; the legacy format's ('module', class, file, source)
+// persistent ids stand for the class, their source ignored. The tree is
+// then walked as data (module.go): an RNNModel whose _modules hold encoder
+// (Embedding), rnn (LSTM, GRU or RNN: unidirectional, with biases,
+// batch_first False, no projection), decoder (Linear) and optionally drop
+// (Dropout), none with buffers or submodules of its own, its parameters
+// named as in the model's state_dict() and shaped as its attributes say.
+// Load returns that state_dict, in PyTorch's order (tied weights as two
+// keys on one storage), with StateDict.Module describing the model: its
+// type (LSTM, GRU, RNN_TANH, RNN_RELU), nonlinearity, dropout and sizes.
+// Other classes are refused by name ("refusing to load global
+// model.TransformerModel"), a tree that is not the example's by what it
+// holds ("rnn is torch.nn.modules.linear.Linear, want LSTM, GRU or RNN",
+// "rnn (torch.nn.modules.rnn.GRU): missing attribute \"mode\"").
 //
 // A tensor t of shape (n_0, …, n_{d-1}) with storage offset o and strides
 // (s_0, …, s_{d-1}) holds

@@ -16,6 +16,8 @@ import (
 var fuzzSeeds = []string{
 	"tiny.pth", "tiny_legacy.pth", "tiny_legacy_p1.pth", "tiny_p4.pth", "special.pth", "nontensor.pth",
 	"posix_system.pth", "posix_system_legacy.pth", "qckpt/tiny.pth", "qckpt/tiny_channel.pth",
+	// whole-module checkpoints: protocol 2 zip, protocol 1 legacy
+	"rnn/tiny_gru_tied.pt", "rnn/tiny_gru_tied_legacy_p1.pt",
 }
 
 var updateFuzzCorpus = flag.Bool("pth.update-fuzz-corpus", false, "rewrite testdata/fuzz/FuzzLoad from the small fixtures")
@@ -33,6 +35,9 @@ func FuzzLoad(f *testing.F) {
 		}
 		if len(sd.Keys) != len(sd.Tensors)+len(sd.Values) {
 			t.Fatalf("%d keys, %d tensors, %d values", len(sd.Keys), len(sd.Tensors), len(sd.Values))
+		}
+		if sd.Module != nil {
+			checkModule(t, sd)
 		}
 		floatOnly := true
 		for _, k := range sd.Keys {
@@ -138,6 +143,34 @@ func checkPacked(t *testing.T, k string, p *Packed) {
 			t.Fatalf("%s: %s inside %s", k, q.Class, p.Class)
 		}
 		checkPacked(t, k, q)
+	}
+}
+
+// checkModule checks that a whole-module checkpoint's state dict is the
+// example's RNNModel's as its Module describes it.
+func checkModule(t *testing.T, sd *StateDict) {
+	m := sd.Module
+	gates := map[string]int{"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}[m.RNNType]
+	if gates == 0 || (m.Nonlinearity != "") != (gates == 1) || m.NInp < 1 || m.NHid < 1 || m.NLayers < 1 || !(m.Dropout >= 0 && m.Dropout <= 1) {
+		t.Fatalf("inconsistent Module %+v", m)
+	}
+	if len(sd.Values) != 0 || len(sd.Keys) < 2+4*m.NLayers || len(sd.Keys) > 3+4*m.NLayers {
+		t.Fatalf("%d keys, %d values for %+v", len(sd.Keys), len(sd.Values), m)
+	}
+	for k := range m.NLayers {
+		in := m.NHid
+		if k == 0 {
+			in = m.NInp
+		}
+		for key, shape := range map[string][]int{
+			fmt.Sprintf("rnn.weight_ih_l%d", k): {gates * m.NHid, in},
+			fmt.Sprintf("rnn.weight_hh_l%d", k): {gates * m.NHid, m.NHid},
+			fmt.Sprintf("rnn.bias_ih_l%d", k):   {gates * m.NHid},
+		} {
+			if tt := sd.Tensors[key]; tt == nil || !slices.Equal(tt.Shape, shape) {
+				t.Fatalf("%s: %v, want %v", key, tt, shape)
+			}
+		}
 	}
 }
 

@@ -334,7 +334,7 @@ func TestHostileLegacy(t *testing.T) {
 // TestTruncatedEverywhere cuts small fixtures at many lengths: every cut
 // must fail cleanly, never panic.
 func TestTruncatedEverywhere(t *testing.T) {
-	for _, name := range []string{"tiny.pth", "tiny_legacy.pth", "special.pth", "qckpt/tiny.pth"} {
+	for _, name := range []string{"tiny.pth", "tiny_legacy.pth", "special.pth", "qckpt/tiny.pth", "rnn/tiny_gru_tied.pt"} {
 		b, err := os.ReadFile(filepath.Join(fixtures, name))
 		if err != nil {
 			t.Fatal(err)

@@ -70,14 +70,11 @@ func (l *loader) readLegacy(r io.ReaderAt) error {
 			return errors.New("big-endian checkpoints are not supported")
 		}
 	}
-	l.root, err = next("state dict", func(id any) (any, error) {
-		class, key, numel, err := persistentID(id)
-		if err != nil {
-			return nil, err
-		}
-		return l.register(class, key, numel)
-	})
+	l.root, err = next("state dict", l.persistentLoad(true))
 	if err != nil {
+		return err
+	}
+	if err := l.entries(); err != nil {
 		return err
 	}
 	if err := l.checkStorages(nil); err != nil {

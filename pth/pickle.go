@@ -127,6 +127,10 @@ func checkGlobal(module, name string) error {
 	if module == "torch" && storageClasses[name] != nil {
 		return nil
 	}
+	// Whole-module checkpoints (module.go).
+	if moduleKind(module, name) != "" || moduleOnlyGlobals[full] {
+		return nil
+	}
 	return errkind.Errorf(ErrUnsafePickle, "refusing to load global %s", show(full))
 }
 
@@ -150,6 +154,14 @@ func findClass(module, name string) (any, error) {
 		return dtypeValue("qint8"), nil
 	case "torch.per_tensor_affine", "torch.per_channel_affine":
 		return qscheme(name), nil
+	case "__builtin__.set", "builtins.set":
+		return setClass{}, nil
+	case "copy_reg._reconstructor", "__builtin__.object":
+		// gopickle resolves these itself, to inert types; never reached.
+		return nil, fmt.Errorf("unexpected lookup of %s", module+"."+name)
+	}
+	if kind := moduleKind(module, name); kind != "" {
+		return &moduleClass{name: module + "." + name, kind: kind}, nil
 	}
 	return storageClasses[name], nil
 }
@@ -228,6 +240,10 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 	}
 	strs := map[string]bool{}
 	lastStr := "" // the string pushed last: in a state dict, the key being built
+	// Module classes seen, and the first global only a whole-module
+	// pickle may name (moduleOnlyGlobals), with its offset.
+	sawModule := false
+	moduleOnly, moduleOnlyAt := "", 0
 	for {
 		op, err := read(1)
 		if err != nil {
@@ -241,6 +257,10 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 				// gopickle resolves these two modules itself,
 				// before asking findClass.
 				return nil, fmt.Errorf("refusing pickle: STACK_GLOBAL (first at offset %d) with module __builtin__ or copy_reg", stackGlobal)
+			}
+			if moduleOnly != "" && !sawModule {
+				return nil, errkind.Errorf(ErrUnsafePickle, "refusing to load global %s at offset %d (outside a whole-module checkpoint)",
+					moduleOnly, moduleOnlyAt)
 			}
 			return pkl, nil
 		case '(': // MARK
@@ -328,6 +348,14 @@ func scanPickle(r *bufio.Reader, limit int64) ([]byte, error) {
 						if errors.Is(err, errQuantized) && lastStr != "" {
 							err = fmt.Errorf("%w, after %q", err, lastStr)
 						}
+						if sawModule && errors.Is(err, ErrUnsafePickle) {
+							err = fmt.Errorf("%w, after %q (a whole-module checkpoint may hold only the word_language_model example's RNNModel, "+
+								"with an Embedding, an LSTM, GRU or RNN, a Linear and a Dropout)", err, lastStr)
+						}
+					} else if moduleKind(module, name) != "" {
+						sawModule = true
+					} else if full := module + "." + name; moduleOnlyGlobals[full] && moduleOnly == "" {
+						moduleOnly, moduleOnlyAt = full, at
 					}
 				}
 			}
@@ -533,6 +561,22 @@ func (rebuildParameter) Call(args ...any) (any, error) {
 	return args[0], nil
 }
 
+// persistentLoad returns the unpickler's persistent_load: storages, and
+// in the legacy format (legacy set) the classes of a whole-module
+// checkpoint.
+func (l *loader) persistentLoad(legacy bool) func(any) (any, error) {
+	return func(id any) (any, error) {
+		if t, ok := id.(*types.Tuple); ok && legacy && t.Len() > 0 && t.Get(0) == "module" {
+			return modulePersistentID(t)
+		}
+		class, key, numel, err := persistentID(id)
+		if err != nil {
+			return nil, err
+		}
+		return l.register(class, key, numel)
+	}
+}
+
 // persistentID decodes ('storage', class, key, location, numel[, view]).
 func persistentID(id any) (class *storageClass, key string, numel int64, err error) {
 	t, ok := id.(*types.Tuple)
@@ -585,10 +629,9 @@ func (l *loader) register(class *storageClass, key string, numel int64) (*storag
 func (l *loader) checkStorages(check func(*storage) error) error {
 	owner := map[*storage]string{}
 	l.owner = owner
-	keys, values, _ := orderedItems(l.root)
 	visited := map[any]bool{}
-	for i, v := range values {
-		claimStorages(v, fmt.Sprint(keys[i]), owner, visited, 0)
+	for i, v := range l.values {
+		claimStorages(v, fmt.Sprint(l.keys[i]), owner, visited, 0)
 	}
 	for _, s := range l.order {
 		err := error(nil)
@@ -656,7 +699,7 @@ func (l *loader) keyError(s *storage, err error) error {
 
 // pyType names the Python type of a value decoded by gopickle.
 func pyType(v any) string {
-	switch v.(type) {
+	switch x := v.(type) {
 	case nil:
 		return "None"
 	case bool:
@@ -687,6 +730,14 @@ func pyType(v any) string {
 		return "quantized tensor"
 	case *scriptObject:
 		return "torch.ScriptObject"
+	case *moduleClass:
+		return "class " + show(x.name)
+	case *moduleObject:
+		return show(x.class.name) + " object"
+	case pySet:
+		return "set"
+	case *types.Set:
+		return "set"
 	case dtypeValue:
 		return "dtype"
 	case qscheme:

@@ -64,7 +64,13 @@ type StateDict struct {
 	// Metadata is the state dict's _metadata attribute (set by
 	// module.state_dict()), in file order; nil if the file has none or
 	// it is not made of {'version': int} entries. SaveWith writes it back.
+	// For a whole-module checkpoint it is what module.state_dict() would
+	// set: version 1 for the model and each of its submodules.
 	Metadata []ModuleVersion
+	// Module describes the model of a whole-module checkpoint
+	// (torch.save(model)), whose state_dict() Keys and Tensors then are;
+	// nil for a state dict.
+	Module *Module
 }
 
 // Quantized reports whether the state dict holds quantized tensors or
@@ -165,10 +171,34 @@ type loader struct {
 	size     int64
 	budget   int64
 	root     any                 // what the state dict pickle returned
+	keys     []any               // the state dict's keys and values: the root's items,
+	values   []any               // or those a whole-module root's tree holds
+	tree     *moduleTree         // the tree of a whole-module checkpoint, or nil
 	storages map[string]*storage // by key
 	order    []*storage          // in the order the pickle names them
 	zipRead  int64               // compressed bytes of the zip entries read so far
 	owner    map[*storage]string // first state dict key using each storage
+}
+
+// entries finds the state dict entries in the unpickled root: an
+// OrderedDict's items, or the parameters of a whole-module checkpoint's
+// modules (readModule). Other roots have none; stateDict refuses them.
+func (l *loader) entries() error {
+	if o, ok := l.root.(*moduleObject); ok {
+		tree, err := readModule(o)
+		if err != nil {
+			return err
+		}
+		l.tree = tree
+		l.keys = make([]any, len(tree.keys))
+		for i, k := range tree.keys {
+			l.keys[i] = k
+		}
+		l.values = tree.values
+		return nil
+	}
+	l.keys, l.values, _ = orderedItems(l.root)
+	return nil
 }
 
 // wrap prefixes err with the file name.

@@ -11,8 +11,8 @@ import (
 
 // stateDict turns the unpickled root into a StateDict.
 func (l *loader) stateDict() (*StateDict, error) {
-	keys, values, ok := orderedItems(l.root)
-	if !ok {
+	keys, values := l.keys, l.values
+	if _, _, ok := orderedItems(l.root); !ok && l.tree == nil {
 		return nil, l.wrap(fmt.Errorf("the checkpoint holds a %s, not a state dict", pyType(l.root)))
 	}
 	sd := &StateDict{Keys: make([]string, 0, len(keys)), Tensors: make(map[string]*Tensor, len(keys))}
@@ -41,6 +41,14 @@ func (l *loader) stateDict() (*StateDict, error) {
 			return nil, l.wrap(fmt.Errorf("key %q: %w", key, err))
 		}
 		sd.Keys = append(sd.Keys, key)
+	}
+	if l.tree != nil {
+		if err := checkModuleShapes(l.tree, sd.Keys, sd.Tensors); err != nil {
+			return nil, l.wrap(err)
+		}
+		sd.Module = l.tree.module
+		sd.Metadata = l.tree.metadata
+		return sd, nil
 	}
 	sd.Metadata = metadata(l.root)
 	return sd, nil

@@ -66,15 +66,12 @@ func (l *loader) readZip(r io.ReaderAt) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", show(pf.Name), err)
 	}
-	l.root, err = unpickle(pkl, func(id any) (any, error) {
-		class, key, numel, err := persistentID(id)
-		if err != nil {
-			return nil, err
-		}
-		return l.register(class, key, numel)
-	})
+	l.root, err = unpickle(pkl, l.persistentLoad(false))
 	if err != nil {
 		return fmt.Errorf("%s: %w", show(pf.Name), err)
+	}
+	if err := l.entries(); err != nil {
+		return err
 	}
 	return l.checkStorages(func(s *storage) error {
 		f := files[prefix+"data/"+s.key]
