@@ -1,8 +1,10 @@
-// Package train trains the word-level LSTM language model of package model
-// as PyTorch's word_language_model example (main.py) does: plain SGD on
-// truncated backpropagation through time, gradient clipping by the global
-// norm, the learning rate divided by 4 when the validation loss does not
-// improve, and the best model kept.
+// Package train trains the word-level language models of package model
+// (LSTM, GRU, RNN_TANH, RNN_RELU: main.py's --model) as PyTorch's
+// word_language_model example (main.py) does: plain SGD on truncated
+// backpropagation through time, gradient clipping by the global norm, the
+// learning rate divided by 4 when the validation loss does not improve, and
+// the best model kept. The saved state_dict loads into the example's
+// RNNModel of the same type.
 //
 // # Forward pass (training)
 //
@@ -10,25 +12,34 @@
 // inverted dropout masks m (each entry 0 with probability p, else 1/(1−p)):
 //
 //	x⁰_t  = m_e ⊙ E[id_t]                              embedding, dropout
-//	layer k: [ĩ f̃ g̃ õ] = W_ih·x^k_t + b_ih + W_hh·h_{t−1} + b_hh
+//	layer k, with P = W_ih·x^k_t + b_ih and Q = W_hh·h_{t−1} + b_hh:
+//	  LSTM:  [ĩ f̃ g̃ õ] = P + Q
 //	         i = σ(ĩ), f = σ(f̃), g = tanh(g̃), o = σ(õ)
 //	         c_t = f⊙c_{t−1} + i⊙g,  h_t = o⊙tanh(c_t)
-//	         x^{k+1}_t = m_k ⊙ h_t                      (dropout between layers)
+//	  GRU:   r = σ(P_r + Q_r), z = σ(P_z + Q_z), n = tanh(P_n + r⊙Q_n)
+//	         h_t = (1 − z)⊙n + z⊙h_{t−1}
+//	  RNN:   h_t = tanh(Q + P)  or  relu(Q + P)
+//	  x^{k+1}_t = m_k ⊙ h_t                             (dropout between layers)
 //	y_t   = m_o ⊙ h^{last}_t                            dropout
 //	z_t   = W_dec·y_t + b_dec
 //	L     = (1/N) Σ_t,b [log Σ_j exp z_j − z_target]     cross-entropy, mean
 //
-// The state (h, c) at the end of a chunk starts the next one as values:
-// no gradient flows across chunks (main.py's repackage_hidden).
+// The state (h, c for the LSTM, h for the others) at the end of a chunk
+// starts the next one as values: no gradient flows across chunks (main.py's
+// repackage_hidden).
 //
 // # Backward pass
 //
 // Written out by hand (no autograd): dz = (softmax(z) − onehot)/N;
 // db_dec = Σ_rows dz, dW_dec = dzᵀ·y, dy = dz·W_dec; dropout multiplies by
-// its mask; each LSTM layer runs back through time (see layerBackward for
-// the equations) starting from zero gradients at the chunk's end, giving
-// dW_ih = Σ_t dG_tᵀ·x_t, dW_hh = Σ_t dG_tᵀ·h_{t−1}, db_ih = db_hh = Σ dG_t
-// and dx_t = dG_t·W_ih; the embedding's gradient is the scatter-add
+// its mask; each recurrent layer runs back through time (see layerBackward
+// and the step functions lstmStepBack, gruStepBack and rnnStepBack for the
+// equations) starting from zero gradients at the chunk's end, giving the
+// gradients dP_t and dQ_t of each step's P and Q, then dW_ih = Σ_t dP_tᵀ·x_t,
+// dW_hh = Σ_t dQ_tᵀ·h_{t−1}, db_ih = Σ dP_t, db_hh = Σ dQ_t and
+// dx_t = dP_t·W_ih (dP = dQ for the LSTM and the RNN, whose P and Q are
+// summed before any nonlinearity; the GRU's differ in the n block, as r
+// multiplies Q_n); the embedding's gradient is the scatter-add
 // dE[id] += dx⁰ over the chunk's rows. With tied weights (decoder weight =
 // encoder weight, one tensor) the two gradients are summed.
 //

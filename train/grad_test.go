@@ -13,6 +13,7 @@ import (
 // refNet is a float64 reference of the training forward pass, written
 // straight from the equations, for finite differences.
 type refNet struct {
+	kind           model.Kind
 	nt, ne, nh, nl int
 	enc, decW      []float64 // decW aliases enc when tied
 	decB           []float64
@@ -29,7 +30,7 @@ func toRef(p *model.Params) *refNet {
 		}
 		return d
 	}
-	r := &refNet{nt: p.NToken, ne: p.NInp, nh: p.NHid, nl: len(p.Layers), enc: f(p.Encoder), decB: f(p.DecoderB), tied: tiedParams(p)}
+	r := &refNet{kind: p.Kind, nt: p.NToken, ne: p.NInp, nh: p.NHid, nl: len(p.Layers), enc: f(p.Encoder), decB: f(p.DecoderB), tied: tiedParams(p)}
 	r.decW = r.enc
 	if !r.tied {
 		r.decW = f(p.DecoderW)
@@ -84,21 +85,34 @@ func (r *refNet) loss(ids, y []int32, t, b int, h0, c0 []float32, maskEmb []floa
 			for bi := range b {
 				xs := x[(s*b+bi)*in : (s*b+bi+1)*in]
 				hs := h[bi*H : (bi+1)*H]
-				pre := make([]float64, 4*H)
-				for j := range 4 * H {
-					v := r.bih[k][j] + r.bhh[k][j]
+				G := r.kind.Gates()
+				pre := make([]float64, G*H) // W_ih·x + b_ih
+				hid := make([]float64, G*H) // W_hh·h + b_hh
+				for j := range G * H {
+					u, v := r.bih[k][j], r.bhh[k][j]
 					for p := range in {
-						v += r.wih[k][j*in+p] * xs[p]
+						u += r.wih[k][j*in+p] * xs[p]
 					}
 					for p := range H {
 						v += r.whh[k][j*H+p] * hs[p]
 					}
-					pre[j] = v
+					pre[j], hid[j] = u, v
 				}
 				for j := range H {
-					i, f, g, o := sig(pre[j]), sig(pre[H+j]), math.Tanh(pre[2*H+j]), sig(pre[3*H+j])
-					c[bi*H+j] = f*c[bi*H+j] + i*g
-					hn[bi*H+j] = o * math.Tanh(c[bi*H+j])
+					switch r.kind {
+					case model.LSTM:
+						i, f, g, o := sig(pre[j]+hid[j]), sig(pre[H+j]+hid[H+j]), math.Tanh(pre[2*H+j]+hid[2*H+j]), sig(pre[3*H+j]+hid[3*H+j])
+						c[bi*H+j] = f*c[bi*H+j] + i*g
+						hn[bi*H+j] = o * math.Tanh(c[bi*H+j])
+					case model.GRU:
+						rg, zg := sig(pre[j]+hid[j]), sig(pre[H+j]+hid[H+j])
+						ng := math.Tanh(pre[2*H+j] + rg*hid[2*H+j])
+						hn[bi*H+j] = (1-zg)*ng + zg*hs[j]
+					case model.RNNTanh:
+						hn[bi*H+j] = math.Tanh(pre[j] + hid[j])
+					case model.RNNReLU:
+						hn[bi*H+j] = max(pre[j]+hid[j], 0)
+					}
 				}
 			}
 			h = hn
@@ -138,22 +152,28 @@ func (r *refNet) loss(ids, y []int32, t, b int, h0, c0 []float32, maskEmb []floa
 
 type gradCase struct {
 	name       string
+	kind       model.Kind
 	ne, nh, nl int
 	tied       bool
 	dropout    float64
 }
 
+// TestGradients compares the backward pass of every kind with central
+// differences of a float64 reference of the forward pass.
 func TestGradients(t *testing.T) {
-	cases := []gradCase{
-		{"untied", 4, 5, 2, false, 0},
-		{"tied", 5, 5, 2, true, 0},
-		{"dropout", 4, 5, 2, false, 0.3},
-		{"tied-dropout-3layers", 3, 3, 3, true, 0.5},
-		{"1layer", 6, 4, 1, false, 0},
+	var cases []gradCase
+	for _, k := range []model.Kind{model.LSTM, model.GRU, model.RNNTanh, model.RNNReLU} {
+		cases = append(cases,
+			gradCase{"untied", k, 4, 5, 2, false, 0},
+			gradCase{"tied", k, 5, 5, 2, true, 0},
+			gradCase{"dropout", k, 4, 5, 2, false, 0.3},
+			gradCase{"tied-dropout-3layers", k, 3, 3, 3, true, 0.5},
+			gradCase{"1layer", k, 6, 4, 1, false, 0},
+		)
 	}
 	for _, kernels := range []bool{true, false} {
 		for _, tc := range cases {
-			t.Run(fmt.Sprintf("%s/kernels=%v", tc.name, kernels), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%v/%s/kernels=%v", tc.kind, tc.name, kernels), func(t *testing.T) {
 				withSIMD(t, kernels)
 				checkGradients(t, tc)
 			})
@@ -164,7 +184,7 @@ func TestGradients(t *testing.T) {
 func checkGradients(t *testing.T, tc gradCase) {
 	const V, T, B = 11, 4, 3
 	rng := rand.New(rand.NewPCG(7, uint64(tc.ne*100+tc.nh*10+tc.nl)))
-	cfg := Config{EmSize: tc.ne, NHid: tc.nh, NLayers: tc.nl, Tied: tc.tied}
+	cfg := Config{Kind: tc.kind, EmSize: tc.ne, NHid: tc.nh, NLayers: tc.nl, Tied: tc.tied}
 	p, err := InitParams(cfg, V, rng)
 	if err != nil {
 		t.Fatal(err)

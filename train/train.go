@@ -25,6 +25,7 @@ const EvalBatchSize = 10
 // Config holds the settings of a training run; the names and defaults
 // (Defaults) are those of main.py's command-line flags.
 type Config struct {
+	Kind                  model.Kind    // main.py's --model: LSTM (the zero value), GRU, RNN_TANH or RNN_RELU (ignored when Init is set)
 	EmSize, NHid, NLayers int           // model shape (ignored when Init is set)
 	LR                    float64       // initial learning rate
 	Clip                  float64       // gradient clipping: max global norm (≤ 0: no clipping)
@@ -41,11 +42,11 @@ type Config struct {
 	Threads               int           // worker threads; < 1 means GOMAXPROCS
 }
 
-// Defaults returns main.py's defaults: --emsize 200 --nhid 200 --nlayers 2
-// --lr 20 --clip 0.25 --epochs 40 --batch_size 20 --bptt 35 --dropout 0.2
-// --seed 1111 --log-interval 200, not tied.
+// Defaults returns main.py's defaults: --model LSTM --emsize 200 --nhid 200
+// --nlayers 2 --lr 20 --clip 0.25 --epochs 40 --batch_size 20 --bptt 35
+// --dropout 0.2 --seed 1111 --log-interval 200, not tied.
 func Defaults() Config {
-	return Config{EmSize: 200, NHid: 200, NLayers: 2, LR: 20, Clip: 0.25, Epochs: 40, BatchSize: 20, BPTT: 35,
+	return Config{Kind: model.LSTM, EmSize: 200, NHid: 200, NLayers: 2, LR: 20, Clip: 0.25, Epochs: 40, BatchSize: 20, BPTT: 35,
 		Dropout: 0.2, Seed: 1111, LogInterval: 200}
 }
 
@@ -62,16 +63,24 @@ type Summary struct {
 }
 
 // ErrTiedSize is returned when Tied is set and EmSize != NHid; the text is
-// main.py's.
+// that of the example's RNNModel (model.py), which main.py prints.
 var ErrTiedSize = errors.New("When using the tied flag, nhid must be equal to emsize")
 
 func (c *Config) check() error {
 	if c.Init == nil {
+		if err := checkKind(c.Kind); err != nil {
+			return err
+		}
 		if c.EmSize < 1 || c.NHid < 1 || c.NLayers < 1 {
 			return fmt.Errorf("train: emsize, nhid and nlayers must be >= 1, got %d, %d, %d", c.EmSize, c.NHid, c.NLayers)
 		}
 		if c.Tied && c.EmSize != c.NHid {
 			return ErrTiedSize
+		}
+	}
+	if c.Init != nil {
+		if err := checkKind(c.Init.Kind); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -87,13 +96,26 @@ func (c *Config) check() error {
 	return nil
 }
 
-// InitParams returns new weights for a vocabulary of ntoken words, as
-// main.py's RNNModel initialises them: encoder and decoder weights
-// uniform(−0.1, 0.1), decoder bias 0, and every LSTM weight and bias
-// uniform(−1/√nhid, 1/√nhid) (nn.LSTM's reset_parameters). With cfg.Tied
-// the decoder weight is the encoder weight. Values are drawn from rng in
-// the order encoder, layers (W_ih, W_hh, b_ih, b_hh), decoder.
+// checkKind refuses a Kind that is none of the four.
+func checkKind(k model.Kind) error {
+	switch k {
+	case model.LSTM, model.GRU, model.RNNTanh, model.RNNReLU:
+		return nil
+	}
+	return fmt.Errorf("train: unknown model type %v (want LSTM, GRU, RNN_TANH or RNN_RELU)", k)
+}
+
+// InitParams returns new weights of kind cfg.Kind for a vocabulary of
+// ntoken words, as main.py's RNNModel initialises them: encoder and
+// decoder weights uniform(−0.1, 0.1), decoder bias 0, and every recurrent
+// weight and bias uniform(−1/√nhid, 1/√nhid) (the reset_parameters of
+// nn.LSTM, nn.GRU and nn.RNN). With cfg.Tied the decoder weight is the
+// encoder weight. Values are drawn from rng in the order encoder, layers
+// (W_ih, W_hh, b_ih, b_hh), decoder.
 func InitParams(cfg Config, ntoken int, rng *rand.Rand) (*model.Params, error) {
+	if err := checkKind(cfg.Kind); err != nil {
+		return nil, err
+	}
 	if ntoken < 1 || cfg.EmSize < 1 || cfg.NHid < 1 || cfg.NLayers < 1 {
 		return nil, fmt.Errorf("train: ntoken, emsize, nhid and nlayers must be >= 1, got %d, %d, %d, %d", ntoken, cfg.EmSize, cfg.NHid, cfg.NLayers)
 	}
@@ -108,15 +130,16 @@ func InitParams(cfg Config, ntoken int, rng *rand.Rand) (*model.Params, error) {
 		return s
 	}
 	h := cfg.NHid
-	p := &model.Params{NToken: ntoken, NInp: cfg.EmSize, NHid: h, Encoder: uniform(ntoken*cfg.EmSize, 0.1)}
+	gh := cfg.Kind.Gates() * h
+	p := &model.Params{Kind: cfg.Kind, NToken: ntoken, NInp: cfg.EmSize, NHid: h, Encoder: uniform(ntoken*cfg.EmSize, 0.1)}
 	r := 1 / math.Sqrt(float64(h))
 	for k := range cfg.NLayers {
 		in := cfg.EmSize
 		if k > 0 {
 			in = h
 		}
-		p.Layers = append(p.Layers, model.LayerParams{Wih: uniform(4*h*in, r), Whh: uniform(4*h*h, r),
-			Bih: uniform(4*h, r), Bhh: uniform(4*h, r)})
+		p.Layers = append(p.Layers, model.LayerParams{Wih: uniform(gh*in, r), Whh: uniform(gh*h, r),
+			Bih: uniform(gh, r), Bhh: uniform(gh, r)})
 	}
 	if cfg.Tied {
 		p.DecoderW = p.Encoder

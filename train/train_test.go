@@ -187,6 +187,18 @@ func TestTrainErrors(t *testing.T) {
 		t.Errorf("tied 8/10: %v", err)
 	}
 	cfg = Defaults()
+	cfg.Kind = model.RNNReLU + 1
+	if _, _, err := Train(context.Background(), c, cfg, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "unknown model type") {
+		t.Errorf("kind %v: %v", cfg.Kind, err)
+	}
+	for _, k := range []model.Kind{model.GRU, model.RNNTanh, model.RNNReLU} {
+		cfg = Defaults()
+		cfg.Kind, cfg.EmSize, cfg.NHid, cfg.Tied = k, 8, 10, true
+		if _, _, err := Train(context.Background(), c, cfg, &bytes.Buffer{}); !errors.Is(err, ErrTiedSize) {
+			t.Errorf("%v tied 8/10: %v", k, err)
+		}
+	}
+	cfg = Defaults()
 	cfg.Dropout = 1
 	if _, _, err := Train(context.Background(), c, cfg, &bytes.Buffer{}); err == nil {
 		t.Error("dropout 1 accepted")
@@ -198,14 +210,21 @@ func TestTrainErrors(t *testing.T) {
 	}
 }
 
-// TestDeterministic runs training steps with 1 and 3 threads, with the
-// kernel and the Go paths, and wants bit-identical weights.
+// TestDeterministic runs training steps of each model type with 1 and 3
+// threads, with the kernel and the Go paths, and wants bit-identical
+// weights.
 func TestDeterministic(t *testing.T) {
+	for _, k := range []model.Kind{model.LSTM, model.GRU, model.RNNTanh, model.RNNReLU} {
+		t.Run(k.String(), func(t *testing.T) { checkDeterministic(t, k) })
+	}
+}
+
+func checkDeterministic(t *testing.T, kind model.Kind) {
 	const V, T, B = 700, 7, 5
 	run := func(threads int, kernels bool) *model.Params {
 		withSIMD(t, kernels)
 		rng := rand.New(rand.NewPCG(3, 4))
-		p, _ := InitParams(Config{EmSize: 24, NHid: 40, NLayers: 2}, V, rng)
+		p, _ := InitParams(Config{Kind: kind, EmSize: 24, NHid: 40, NLayers: 2}, V, rng)
 		n := newNet(p, 0.3, 9)
 		n.s.Pool = parallel.NewPool(threads)
 		st := model.NewState(2, B, 40)
@@ -237,17 +256,23 @@ var writeFixtures = flag.Bool("train.fixtures", false, "rewrite testdata/torch/t
 // PyTorch: one epoch on testdata/torch/corpus.
 var goFixtures = []struct {
 	name                string
+	kind                model.Kind
 	emsize, nhid, nlays int
 	tied                bool
 }{
-	{"go_tied", 16, 16, 2, true},
-	{"go_untied", 12, 16, 2, false},
+	{"go_tied", model.LSTM, 16, 16, 2, true},
+	{"go_untied", model.LSTM, 12, 16, 2, false},
+	{"go_gru_tied", model.GRU, 16, 16, 2, true},
+	{"go_gru_untied", model.GRU, 12, 16, 2, false},
+	{"go_rnn_tanh_tied", model.RNNTanh, 16, 16, 2, true},
+	{"go_rnn_relu_untied", model.RNNReLU, 12, 16, 2, false},
 }
 
 // TestGoCheckpointLoadsInPyTorch checks the committed Go-trained
-// checkpoints: they round-trip through LoadParams and SavePth bit for bit,
-// keep their tying, and their test loss (main.py's evaluate, batch
-// 10, bptt 35) is the one PyTorch computed after load_state_dict
+// checkpoints of each model type: they round-trip through LoadParams and
+// SavePth bit for bit, keep their type and tying, and their test loss
+// (main.py's evaluate, batch 10, bptt 35) is the one PyTorch computed after
+// load_state_dict (strict) into the example's RNNModel of that type
 // (check_load.json, written by check_load.py).
 func TestGoCheckpointLoadsInPyTorch(t *testing.T) {
 	c, err := corpus.Load(filepath.Join("..", "testdata", "torch", "corpus"))
@@ -257,7 +282,7 @@ func TestGoCheckpointLoadsInPyTorch(t *testing.T) {
 	if *writeFixtures {
 		for _, f := range goFixtures {
 			cfg := Defaults()
-			cfg.EmSize, cfg.NHid, cfg.NLayers, cfg.Tied = f.emsize, f.nhid, f.nlays, f.tied
+			cfg.Kind, cfg.EmSize, cfg.NHid, cfg.NLayers, cfg.Tied = f.kind, f.emsize, f.nhid, f.nlays, f.tied
 			cfg.Epochs, cfg.BatchSize, cfg.LogInterval = 1, 10, 1000
 			cfg.Save = filepath.Join(torchDir, f.name+".pth")
 			if _, _, err := Train(context.Background(), c, cfg, &bytes.Buffer{}); err != nil {
@@ -275,23 +300,23 @@ func TestGoCheckpointLoadsInPyTorch(t *testing.T) {
 	}
 	for _, f := range goFixtures {
 		path := filepath.Join(torchDir, f.name+".pth")
-		p, err := LoadParams(path, "")
+		p, err := LoadParams(path, f.kind.Nonlinearity())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tiedParams(p) != f.tied || p.NInp != f.emsize || p.NHid != f.nhid || len(p.Layers) != f.nlays {
-			t.Errorf("%s: tied %v, %d/%d/%d", f.name, tiedParams(p), p.NInp, p.NHid, len(p.Layers))
+		if p.Kind != f.kind || tiedParams(p) != f.tied || p.NInp != f.emsize || p.NHid != f.nhid || len(p.Layers) != f.nlays {
+			t.Errorf("%s: %v, tied %v, %d/%d/%d", f.name, p.Kind, tiedParams(p), p.NInp, p.NHid, len(p.Layers))
 		}
 		re := filepath.Join(t.TempDir(), "re.pth")
 		if err := checkpoint.SavePth(re, p); err != nil {
 			t.Fatal(err)
 		}
-		q, err := LoadParams(re, "")
+		q, err := LoadParams(re, f.kind.Nonlinearity())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tiedParams(q) != f.tied {
-			t.Errorf("%s: re-saved file: tied %v", f.name, tiedParams(q))
+		if q.Kind != f.kind || tiedParams(q) != f.tied {
+			t.Errorf("%s: re-saved file: %v, tied %v", f.name, q.Kind, tiedParams(q))
 		}
 		pt, qt := tensors(p), tensors(q)
 		for i := range pt {
@@ -307,6 +332,7 @@ func TestGoCheckpointLoadsInPyTorch(t *testing.T) {
 		if w, ok := want[f.name]; !ok || math.Abs(got-w) > 1e-5 {
 			t.Errorf("%s: test loss %.7f, PyTorch %.7f (present: %v)", f.name, got, w, ok)
 		}
+		t.Logf("%s (%v): test loss %.7f, PyTorch %.7f, difference %.2g", f.name, f.kind, got, want[f.name], got-want[f.name])
 	}
 }
 

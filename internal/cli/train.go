@@ -8,21 +8,27 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/train"
 )
 
 func newTrainCmd() *cobra.Command {
 	cfg := train.Defaults()
-	var data, resume string
+	var data, resume, kind string
 	var maxBatches int
 	c := &cobra.Command{
 		Use:   "train --data DIR --save M.pth",
 		Short: "Train a model as PyTorch's word_language_model main.py does",
-		Long: `Train an LSTM language model on DIR/train.txt with plain SGD, gradient
-clipping, and the learning rate divided by 4 whenever the validation loss
-does not improve; the best model is saved to --save after each improvement,
-and tested on DIR/test.txt at the end. Ctrl-C ends training after the
-current batch and keeps the best model saved so far.`,
+		Long: `Train a recurrent language model (--model LSTM, GRU, RNN_TANH or RNN_RELU,
+as main.py's) on DIR/train.txt with plain SGD, gradient clipping, and the
+learning rate divided by 4 whenever the validation loss does not improve;
+the best model is saved to --save after each improvement, as a state_dict
+that loads into the example's RNNModel of that type, and tested on
+DIR/test.txt at the end. Ctrl-C ends training after the current batch and
+keeps the best model saved so far.
+
+With --resume the type comes from the file (a state_dict cannot tell
+RNN_TANH from RNN_RELU: give --model RNN_RELU for a relu RNN).`,
 		Args: cobra.NoArgs,
 	}
 	threads := addThreads(c)
@@ -30,6 +36,7 @@ current batch and keeps the best model saved so far.`,
 	flagData(f, &data)
 	f.StringVar(&cfg.Save, "save", "", "path to save the best model (a PyTorch state_dict)")
 	f.StringVar(&resume, "resume", "", "start from the weights of this state_dict instead of new ones")
+	f.StringVar(&kind, "model", cfg.Kind.String(), "type of recurrent net (LSTM, GRU, RNN_TANH, RNN_RELU)")
 	f.IntVar(&cfg.EmSize, "emsize", cfg.EmSize, "size of word embeddings")
 	f.IntVar(&cfg.NHid, "nhid", cfg.NHid, "number of hidden units per layer")
 	f.IntVar(&cfg.NLayers, "nlayers", cfg.NLayers, "number of layers")
@@ -55,6 +62,11 @@ current batch and keeps the best model saved so far.`,
 			return usagef("--max-batches must be >= 0, got %d", maxBatches)
 		}
 		cfg.MaxBatches = maxBatches
+		k, err := parseKind(kind)
+		if err != nil {
+			return err
+		}
+		cfg.Kind = k
 		cfg.Threads = pool.Threads()
 		if cfg.EmSize < 1 || cfg.NHid < 1 || cfg.NLayers < 1 || cfg.Epochs < 0 || cfg.BatchSize < 1 || cfg.BPTT < 1 || cfg.LogInterval < 1 {
 			return usagef("--emsize, --nhid, --nlayers, --batch-size, --bptt and --log-interval must be >= 1 and --epochs >= 0")
@@ -80,9 +92,18 @@ current batch and keeps the best model saved so far.`,
 			return err
 		}
 		if resume != "" {
-			p, err := train.LoadParams(resume, "")
+			// --model, if given, picks a plain RNN's nonlinearity and must
+			// agree with the file's shapes.
+			nonlinearity := ""
+			if f.Changed("model") {
+				nonlinearity = k.Nonlinearity()
+			}
+			p, err := train.LoadParams(resume, nonlinearity)
 			if err != nil {
 				return err
+			}
+			if f.Changed("model") && p.Kind != k {
+				return fmt.Errorf("--model %s: %s holds a model of type %s", k, resume, p.Kind)
 			}
 			if p.NToken != cp.Dict.Len() {
 				return fmt.Errorf("%s: model has %d tokens but the dictionary of %s has %d words (a different corpus than the model was trained on?)",
@@ -99,4 +120,19 @@ current batch and keeps the best model saved so far.`,
 		return err
 	}
 	return c
+}
+
+// parseKind reads --model as main.py takes it: LSTM, GRU, RNN_TANH or
+// RNN_RELU, in capitals.
+func parseKind(s string) (model.Kind, error) {
+	k, err := model.ParseKind(s)
+	switch {
+	case err == nil && s == k.String():
+		return k, nil
+	case err == nil:
+		return 0, usagef("--model %q: did you mean %s? (the types are LSTM, GRU, RNN_TANH and RNN_RELU, as main.py's)", s, k)
+	case s == "Transformer":
+		return 0, usagef("--model Transformer: main.py's Transformer is not supported (LSTM, GRU, RNN_TANH or RNN_RELU)")
+	}
+	return 0, usagef("--model %q: want LSTM, GRU, RNN_TANH or RNN_RELU, as main.py's", s)
 }

@@ -6,12 +6,14 @@ Run by hand, never by CI:
     go test ./train -run TestGoCheckpointLoadsInPyTorch -train.fixtures   # rewrites go_*.pth
     /usr/bin/python3 testdata/torch/train/check_load.py                  # writes check_load.json
 
-For go_tied.pth and go_untied.pth (one epoch of Go training on
-testdata/torch/corpus) it checks that torch.load(weights_only=True) reads
-them, that load_state_dict (strict) accepts them into main.py's RNNModel
-(tied or not), that a tied decoder.weight shares the encoder's storage, and
-it runs main.py's evaluate() on the test split (eval batch size 10, bptt 35).
-The losses go to check_load.json, which the Go test compares with its own.
+For each go_*.pth (one epoch of Go training on testdata/torch/corpus, one
+file per model type, LSTM, GRU, RNN_TANH and RNN_RELU, tied and untied) it
+checks that torch.load(weights_only=True) reads it, that load_state_dict
+(strict) accepts it into the example's RNNModel (testdata/torch/rnn/model.py)
+of that type, tied or not, that a tied decoder.weight shares the encoder's
+storage, and it runs main.py's evaluate() on the test split (eval batch
+size 10, bptt 35, nn.NLLLoss on the model's log_softmax). The losses go to
+check_load.json, which the Go test compares with its own.
 """
 
 import json
@@ -24,28 +26,36 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "rnn"))
 import gen  # noqa: E402  (testdata/torch/gen.py: data.py's Corpus, batchify)
-from gen_train import RNNModel  # noqa: E402  (main.py's model)
+from model import RNNModel  # noqa: E402  (the example's model.py)
 
 EVAL_BATCH_SIZE = 10
 BPTT = 35
 
-FIXTURES = [("go_tied", 16, 16, 2, True), ("go_untied", 12, 16, 2, False)]
+FIXTURES = [
+    # name, rnn_type, emsize, nhid, nlayers, tied
+    ("go_tied", "LSTM", 16, 16, 2, True),
+    ("go_untied", "LSTM", 12, 16, 2, False),
+    ("go_gru_tied", "GRU", 16, 16, 2, True),
+    ("go_gru_untied", "GRU", 12, 16, 2, False),
+    ("go_rnn_tanh_tied", "RNN_TANH", 16, 16, 2, True),
+    ("go_rnn_relu_untied", "RNN_RELU", 12, 16, 2, False),
+]
 
 
 def evaluate(model, source, ntokens):
     """main.py's evaluate()."""
-    criterion = nn.CrossEntropyLoss()
+    criterion = nn.NLLLoss()
     model.eval()
     total_loss = 0.0
-    L, H = model.rnn.num_layers, model.rnn.hidden_size
-    hidden = (torch.zeros(L, EVAL_BATCH_SIZE, H), torch.zeros(L, EVAL_BATCH_SIZE, H))
+    hidden = model.init_hidden(EVAL_BATCH_SIZE)
     with torch.no_grad():
         for i in range(0, source.size(0) - 1, BPTT):
             seq_len = min(BPTT, len(source) - 1 - i)
             data, targets = source[i:i + seq_len], source[i + 1:i + 1 + seq_len].view(-1)
             output, hidden = model(data, hidden)
-            total_loss += len(data) * criterion(output.view(-1, ntokens), targets).item()
+            total_loss += len(data) * criterion(output, targets).item()
     return total_loss / (len(source) - 1)
 
 
@@ -54,16 +64,17 @@ def main():
     V = len(corpus.dictionary.idx2word)
     test = gen.batchify(corpus.test, EVAL_BATCH_SIZE)
     res = {}
-    for name, E, H, L, tied in FIXTURES:
+    for name, rnn_type, E, H, L, tied in FIXTURES:
         sd = torch.load(os.path.join(HERE, name + ".pth"), weights_only=True)
-        model = RNNModel(V, E, H, L, 0.0, tied)
+        model = RNNModel(rnn_type, V, E, H, L, 0.0, tied)
         model.load_state_dict(sd, strict=True)
         if tied:
             assert sd["decoder.weight"].data_ptr() == sd["encoder.weight"].data_ptr(), "not tied"
             assert model.decoder.weight is model.encoder.weight
         loss = evaluate(model, test, V)
         res[name] = loss
-        print(f"{name}.pth: torch.load(weights_only=True) + load_state_dict(strict) OK, tied={tied}, test loss {loss!r}")
+        print(f"{name}.pth: torch.load(weights_only=True) + load_state_dict(strict) into RNNModel({rnn_type!r}) OK, "
+              f"tied={tied}, test loss {loss!r}")
     with open(os.path.join(HERE, "check_load.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
