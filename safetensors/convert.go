@@ -50,7 +50,7 @@ var bigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
 // values returns a new slice of t's numel values of type d, the raw
 // little-endian bytes copied (or, for a tensor of an opened File, read from
 // the file) straight into its memory.
-func values[T float32 | int32 | int8 | uint8](t *Tensor, d DType) ([]T, error) {
+func values[T float32 | int32 | int8 | uint8 | uint16](t *Tensor, d DType) ([]T, error) {
 	if err := t.want(d); err != nil {
 		return nil, err
 	}
@@ -115,4 +115,35 @@ func FromI8(name string, shape []int, v []int8) Tensor {
 // FromU8 makes a uint8 tensor (sharing v).
 func FromU8(name string, shape []int, v []uint8) Tensor {
 	return Tensor{Name: name, DType: U8, Shape: shape, Data: v}
+}
+
+// Bits16 returns the raw 16-bit values of a tensor of dtype d (F16, BF16,
+// U16 or I16), little-endian in the file, as uint16 bit patterns.
+func (t *Tensor) Bits16(d DType) ([]uint16, error) {
+	if d.Size() != 2 {
+		return nil, fmt.Errorf("tensor %q: %s is not a 16-bit dtype", t.Name, d)
+	}
+	out, err := values[uint16](t, d)
+	if err != nil {
+		return nil, err
+	}
+	if bigEndian {
+		for i, v := range out {
+			out[i] = bits.ReverseBytes16(v)
+		}
+	}
+	return out, nil
+}
+
+// FromBits16 makes a tensor of the 16-bit dtype d (F16, BF16, U16 or I16)
+// from bit patterns.
+func FromBits16(name string, d DType, shape []int, v []uint16) Tensor {
+	if d.Size() != 2 {
+		panic("safetensors: FromBits16: not a 16-bit dtype")
+	}
+	b := make([]byte, 2*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(b[2*i:], x)
+	}
+	return Tensor{Name: name, DType: d, Shape: shape, Data: b}
 }

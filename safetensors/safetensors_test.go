@@ -291,3 +291,39 @@ func TestOpen(t *testing.T) {
 		t.Errorf("folder: %v", err)
 	}
 }
+
+// TestBits16 writes F16 and BF16 tensors and reads their bits back, from
+// bytes and from an opened file, and checks the little-endian layout.
+func TestBits16(t *testing.T) {
+	h := []uint16{0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000}
+	ts := []Tensor{FromBits16("h", F16, []int{5}, h), FromBits16("b", BF16, []int{1, 5}, h)}
+	if !bytes.Equal(ts[0].Data[:4], []byte{0x00, 0x3c, 0x00, 0xc0}) {
+		t.Errorf("F16 bytes %x, want little-endian", ts[0].Data[:4])
+	}
+	path := filepath.Join(t.TempDir(), "h.safetensors")
+	if err := Write(path, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, open := range []func(string) (*File, error){Read, Open} {
+		f, err := open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range ts {
+			got, _ := f.Tensor(want.Name)
+			v, err := got.Bits16(want.DType)
+			if err != nil || !reflect.DeepEqual(v, h) {
+				t.Errorf("%s: Bits16 = %#x, %v", want.Name, v, err)
+			}
+			if _, err := got.Bits16(F32); err == nil {
+				t.Errorf("%s: Bits16(F32): no error", want.Name)
+			}
+		}
+		if got, _ := f.Tensor("h"); got != nil {
+			if _, err := got.Bits16(BF16); err == nil {
+				t.Error("Bits16(BF16) of an F16 tensor: no error")
+			}
+		}
+		f.Close()
+	}
+}
