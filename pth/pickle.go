@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,14 +85,13 @@ var storageClasses = map[string]*storageClass{
 
 // quantizedGlobals are the globals through which the quantized state
 // dicts this package does not read show themselves: other quantized dtypes
-// and schemes than quantize_dynamic's qint8 ones, and the float16 of
-// quantize_dynamic(dtype=torch.float16).
+// and schemes than quantize_dynamic's qint8 ones (its float16 ones,
+// quantize_dynamic(dtype=torch.float16), are read).
 var quantizedGlobals = map[string]bool{
 	"torch.quint8":                           true,
 	"torch.qint32":                           true,
 	"torch.quint4x2":                         true,
 	"torch.quint2x4":                         true,
-	"torch.float16":                          true,
 	"torch.per_channel_affine_float_qparams": true,
 	"torch.per_tensor_symmetric":             true,
 	"torch.per_channel_symmetric":            true,
@@ -120,6 +120,7 @@ func checkGlobal(module, name string) error {
 		"torch._utils._rebuild_qtensor",
 		"torch.ScriptObject",
 		"torch.qint8",
+		"torch.float16", // quantize_dynamic(dtype=torch.float16)
 		"torch.per_tensor_affine",
 		"torch.per_channel_affine":
 		return nil
@@ -152,6 +153,8 @@ func findClass(module, name string) (any, error) {
 		return scriptObjectClass{}, nil
 	case "torch.qint8":
 		return dtypeValue("qint8"), nil
+	case "torch.float16":
+		return dtypeValue("float16"), nil
 	case "torch.per_tensor_affine", "torch.per_channel_affine":
 		return qscheme(name), nil
 	case "__builtin__.set", "builtins.set":
@@ -518,11 +521,18 @@ func truncated(err error) error {
 }
 
 // unpickle runs gopickle on a scanned pickle with our allow-list and
-// persistent_load.
+// persistent_load. gopickle indexes unchecked on some malformed pickles:
+// its panics become errors. A panic in this module's code that gopickle
+// calls (persistent_load, the allowed classes) is a bug, and goes on.
 func unpickle(pkl []byte, persistentLoad func(any) (any, error)) (v any, err error) {
 	r := bytes.NewReader(pkl)
 	defer func() {
 		if p := recover(); p != nil {
+			if !gopicklePanicked() {
+				// Still on the stack of the first panic, which the
+				// traceback shows.
+				panic(p)
+			}
 			v, err = nil, fmt.Errorf("pickle: malformed (%v)", p)
 		}
 		if err != nil {
@@ -534,6 +544,30 @@ func unpickle(pkl []byte, persistentLoad func(any) (any, error)) (v any, err err
 	u.FindClass = findClass
 	u.PersistentLoad = persistentLoad
 	return u.Load()
+}
+
+// gopicklePanicked reports, called by a deferred function while a panic
+// unwinds, whether the panicking code is gopickle's rather than this
+// module's: of the frames below the panic (runtime and standard library
+// frames skipped), whether the first of either module is gopickle's.
+func gopicklePanicked() bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	below := false // past runtime.gopanic
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			below = true
+		case below && strings.HasPrefix(f.Function, "github.com/nlpodyssey/gopickle/"):
+			return true
+		case below && strings.HasPrefix(f.Function, "github.com/lstmq/lstmq/"):
+			return false
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 // tensorRecord is what _rebuild_tensor_v2 returns: its arguments, checked

@@ -41,8 +41,15 @@ import (
 //	    longs [reduce_range], packed [W_ih, W_hh] as LinearPackedParamsBase
 //	    (each with its bias again: the one the kernels add)
 //
+// quantize_dynamic(model, …, dtype=torch.float16) writes the same keys
+// with torch.float16 as the Linear's dtype, and packed params whose weight
+// is a float32 tensor (PackedLinearWeightFp16::unpack converts the fp16
+// weights back to float: "fp16 weight is serialized as float"); its
+// CellParamsBase is kind "quantized_dynamic_fp16" with tensors, doubles
+// and longs empty, the biases only in the packed params.
+//
 // Load reads exactly these; other ScriptObject classes, other quantized
-// dtypes (quint8, float16 dynamic quantization, …) and schemes are refused.
+// dtypes (quint8, …) and schemes are refused.
 
 // The torch.ScriptObject classes Load reads.
 const (
@@ -52,7 +59,7 @@ const (
 
 // Value is a state dict entry that is not a tensor: one of
 //
-//	DType   a dtype, "qint8" (torch.qint8)
+//	DType   a dtype, "qint8" (torch.qint8) or "float16" (torch.float16)
 //	Tuple   a tuple of tensors, nil for None
 //	Packed  a torch.ScriptObject (packed params)
 type Value struct {
@@ -64,7 +71,8 @@ type Value struct {
 // Packed is a torch.ScriptObject of class LinearPackedParams or CellParams,
 // with the state its __getstate__ returned:
 //
-//	LinearPackedParams  Tensors = {weight (qint8), bias (float, or nil for None)}
+//	LinearPackedParams  Tensors = {weight (qint8, or float for float16
+//	                    dynamic quantization), bias (float, or nil for None)}
 //	CellParams          Kind, Tensors, Doubles, Longs, Packed (LinearPackedParams)
 type Packed struct {
 	Class   string
@@ -184,11 +192,20 @@ func (l *loader) packed(o *scriptObject, inner bool) (*Packed, error) {
 		if items.Len() != 2 {
 			return nil, fmt.Errorf("%s: state of %d items, want (weight, bias)", o.class, items.Len())
 		}
-		w, ok := items.Get(0).(*qtensorRecord)
-		if !ok {
-			return nil, fmt.Errorf("%s: weight is %s, not a quantized tensor", o.class, pyType(items.Get(0)))
+		var wt *Tensor
+		var err error
+		switch w := items.Get(0).(type) {
+		case *qtensorRecord:
+			wt, err = l.qtensor(w)
+		case *tensorRecord:
+			// float16 dynamic quantization: the weight unpacked to float.
+			wt, err = l.tensor(w)
+			if err == nil && wt.Data == nil {
+				err = fmt.Errorf("%s tensor, want a float one", wt.DType)
+			}
+		default:
+			return nil, fmt.Errorf("%s: weight is %s, not a tensor", o.class, pyType(items.Get(0)))
 		}
-		wt, err := l.qtensor(w)
 		if err != nil {
 			return nil, fmt.Errorf("%s: weight: %w", o.class, err)
 		}
