@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/lstmq/lstmq/internal/f16"
 	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/safetensors"
@@ -24,13 +25,24 @@ import (
 //	rnn.bias_ih_l{k}, rnn.bias_hh_l{k}   F32 [G·nhid], G = 4 (LSTM), 3 (GRU), 1 (RNN)
 //	decoder.bias                         F32 [ntoken] (absent if the model has none)
 //
+// Under the 16-bit schemes (fp16, bf16) the weight matrices are stored in
+// their format, with no scale or zero point:
+//
+//	encoder.weight                       F16 or BF16 [ntoken, ninp] (F32 with -emb32,
+//	                                     U8 with scale and zero_point with -emb8)
+//	rnn.weight_ih_l{k}, rnn.weight_hh_l{k}, decoder.weight
+//	                                     F16 or BF16 [rows, cols]
+//
+// and the biases F32 as above. F16 is IEEE binary16, BF16 the top half of
+// a float32, both little-endian, as safetensors defines them.
+//
 // __metadata__ (all strings): format "lstmq", format_version "1", ntoken,
 // ninp, nhid, nlayers, dropout, rnn_type (GRU, RNN_TANH or RNN_RELU; absent
 // for LSTM), scheme (a ParseScheme name, or "fp32"),
-// act_qmax (127 or 255), vocab (the word list as a JSON array of strings,
-// if saved), and the caller's own entries. Under scheme pytorch an
-// RNN_TANH or RNN_RELU keeps F32 recurrent weights, as quantize_dynamic
-// leaves nn.RNN in float.
+// act_qmax (127 or 255; absent under the 16-bit schemes), vocab (the word
+// list as a JSON array of strings, if saved), and the caller's own entries.
+// Under scheme pytorch an RNN_TANH or RNN_RELU keeps F32 recurrent weights,
+// as quantize_dynamic leaves nn.RNN in float.
 const (
 	formatName    = "lstmq"
 	formatVersion = "1"
@@ -56,8 +68,10 @@ func Save(path string, m *model.Model, vocab []string, meta map[string]string) e
 }
 
 func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[string]string, error) {
+	if _, ok := m.RNN.(*HalfRNN); ok {
+		return encodeHalf(m, vocab)
+	}
 	ntoken, ninp := m.Encoder.Tokens(), m.Encoder.Dim()
-	nhid, nlayers := m.RNN.Hidden(), m.RNN.Layers()
 	if vocab != nil && len(vocab) != ntoken {
 		return nil, nil, fmt.Errorf("vocabulary of %d words for %d tokens", len(vocab), ntoken)
 	}
@@ -146,11 +160,21 @@ func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[stri
 	} else if scheme.Embedding8 {
 		return nil, nil, fmt.Errorf("int8 embedding with a float32 %s is not a saved scheme", m.Kind())
 	}
+	md, err := fileMeta(m, vocab, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	md["act_qmax"] = strconv.Itoa(int(qmax))
+	return ts, md, nil
+}
+
+// fileMeta returns the metadata every model file has.
+func fileMeta(m *model.Model, vocab []string, scheme string) (map[string]string, error) {
 	md := map[string]string{
 		"format": formatName, "format_version": formatVersion,
-		"ntoken": strconv.Itoa(ntoken), "ninp": strconv.Itoa(ninp), "nhid": strconv.Itoa(nhid),
-		"nlayers": strconv.Itoa(nlayers), "dropout": strconv.FormatFloat(m.Dropout, 'g', -1, 64),
-		"scheme": name, "act_qmax": strconv.Itoa(int(qmax)),
+		"ntoken": strconv.Itoa(m.Encoder.Tokens()), "ninp": strconv.Itoa(m.Encoder.Dim()), "nhid": strconv.Itoa(m.RNN.Hidden()),
+		"nlayers": strconv.Itoa(m.RNN.Layers()), "dropout": strconv.FormatFloat(m.Dropout, 'g', -1, 64),
+		"scheme": scheme,
 	}
 	if k := m.Kind(); k != model.LSTM {
 		md["rnn_type"] = k.String()
@@ -158,9 +182,78 @@ func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[stri
 	if vocab != nil {
 		b, err := json.Marshal(vocab)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		md["vocab"] = string(b)
+	}
+	return md, nil
+}
+
+// halfDType is the safetensors dtype of a 16-bit format.
+func halfDType(f f16.Format) safetensors.DType {
+	if f == f16.BF16 {
+		return safetensors.BF16
+	}
+	return safetensors.F16
+}
+
+// encodeHalf encodes a model of a 16-bit scheme (HalfRNN).
+func encodeHalf(m *model.Model, vocab []string) ([]safetensors.Tensor, map[string]string, error) {
+	ntoken, ninp := m.Encoder.Tokens(), m.Encoder.Dim()
+	if vocab != nil && len(vocab) != ntoken {
+		return nil, nil, fmt.Errorf("vocabulary of %d words for %d tokens", len(vocab), ntoken)
+	}
+	r := m.RNN.(*HalfRNN)
+	f := r.Format()
+	s := Scheme{Weights: f.String()}
+	dt := halfDType(f)
+	var ts []safetensors.Tensor
+	add := func(name string, w *f16.Matrix) error {
+		if w.Format() != f {
+			return fmt.Errorf("%s is %s in a %s model", name, w.Format(), f)
+		}
+		ts = append(ts, safetensors.FromBits16(name, dt, []int{w.Rows(), w.Cols()}, w.Bits()))
+		return nil
+	}
+	switch e := m.Encoder.(type) {
+	case *HalfEmbedding:
+		if e.Format() != f {
+			return nil, nil, fmt.Errorf("%s embedding in a %s model", e.Format(), f)
+		}
+		ts = append(ts, safetensors.FromBits16("encoder.weight", dt, []int{ntoken, ninp}, e.Bits))
+	case *model.Embedding:
+		s.Embedding32 = true
+		ts = append(ts, safetensors.FromF32("encoder.weight", []int{ntoken, ninp}, e.Weight))
+	case *Embedding:
+		s.Embedding8 = true
+		ts = append(ts, safetensors.FromU8("encoder.weight", []int{ntoken, ninp}, e.Q),
+			safetensors.FromF32("encoder.weight.scale", []int{ntoken}, e.Scales),
+			safetensors.FromF32("encoder.weight.zero_point", []int{ntoken}, e.ZeroPoints))
+	default:
+		return nil, nil, fmt.Errorf("cannot save an encoder of type %T", m.Encoder)
+	}
+	for k, ly := range r.Layer {
+		if err := add(model.LayerKey("weight_ih", k), ly.Wih); err != nil {
+			return nil, nil, err
+		}
+		if err := add(model.LayerKey("weight_hh", k), ly.Whh); err != nil {
+			return nil, nil, err
+		}
+		ts = appendBiases(ts, k, ly.Bih, ly.Bhh)
+	}
+	d, ok := m.Decoder.(*HalfLinear)
+	if !ok {
+		return nil, nil, fmt.Errorf("a %s %s with a decoder of type %T is not a saved scheme", f, m.Kind(), m.Decoder)
+	}
+	if err := add("decoder.weight", d.W); err != nil {
+		return nil, nil, err
+	}
+	if d.Bias != nil {
+		ts = append(ts, safetensors.FromF32("decoder.bias", []int{ntoken}, d.Bias))
+	}
+	md, err := fileMeta(m, vocab, s.String())
+	if err != nil {
+		return nil, nil, err
 	}
 	return ts, md, nil
 }
@@ -315,10 +408,6 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	qmax, err := metaInt(md, "act_qmax", 127, 255)
-	if err != nil || (qmax != 127 && qmax != 255) {
-		return nil, nil, fmt.Errorf("metadata act_qmax = %q, want 127 or 255", md["act_qmax"])
-	}
 	dropout, err := strconv.ParseFloat(md["dropout"], 64)
 	if err != nil || dropout < 0 || dropout > 1 {
 		return nil, nil, fmt.Errorf("metadata dropout = %q, want a number in [0, 1]", md["dropout"])
@@ -344,12 +433,25 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 		if s, err = ParseScheme(md["scheme"]); err != nil {
 			return nil, nil, fmt.Errorf("metadata scheme: %w", err)
 		}
-		if s.actMax() != int32(qmax) {
-			return nil, nil, fmt.Errorf("metadata act_qmax %d does not fit scheme %s", qmax, s)
-		}
 	}
 	d := &decoder{f: f, used: map[string]bool{}}
 	m := &model.Model{Dropout: dropout}
+	if hf, ok := s.Half(); ok {
+		if _, ok := md["act_qmax"]; ok {
+			return nil, nil, fmt.Errorf("metadata act_qmax under the 16-bit scheme %s", s)
+		}
+		if err := d.decodeHalf(m, s, hf, kind, ntoken, ninp, nhid, nlayers); err != nil {
+			return nil, nil, err
+		}
+		return m, vocab, nil
+	}
+	qmax, err := metaInt(md, "act_qmax", 127, 255)
+	if err != nil || (qmax != 127 && qmax != 255) {
+		return nil, nil, fmt.Errorf("metadata act_qmax = %q, want 127 or 255", md["act_qmax"])
+	}
+	if !fp32 && s.actMax() != int32(qmax) {
+		return nil, nil, fmt.Errorf("metadata act_qmax %d does not fit scheme %s", qmax, s)
+	}
 	if s.Embedding8 {
 		t, err := d.tensor("encoder.weight", safetensors.U8, ntoken, ninp)
 		if err != nil {
@@ -450,10 +552,115 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 		dec.weights = s.Weights
 		m.Decoder = dec
 	}
-	for _, t := range f.Tensors {
-		if !d.used[t.Name] {
-			return nil, nil, fmt.Errorf("unexpected tensor %q", t.Name)
-		}
+	if err := d.checkUsed(); err != nil {
+		return nil, nil, err
 	}
 	return m, vocab, nil
+}
+
+// checkUsed refuses a file with tensors the model did not read.
+func (d *decoder) checkUsed() error {
+	for _, t := range d.f.Tensors {
+		if !d.used[t.Name] {
+			return fmt.Errorf("unexpected tensor %q", t.Name)
+		}
+	}
+	return nil
+}
+
+// half reads a 16-bit matrix of format f.
+func (d *decoder) half(name string, f f16.Format, rows, cols int) (*f16.Matrix, error) {
+	t, err := d.tensor(name, halfDType(f), rows, cols)
+	if err != nil {
+		return nil, err
+	}
+	b, err := t.Bits16(t.DType)
+	if err != nil {
+		return nil, err
+	}
+	return f16.NewMatrix(b, rows, cols, f), nil
+}
+
+// decodeEmbedding8 reads a row-wise 8-bit embedding.
+func (d *decoder) decodeEmbedding8(ntoken, ninp int) (*Embedding, error) {
+	t, err := d.tensor("encoder.weight", safetensors.U8, ntoken, ninp)
+	if err != nil {
+		return nil, err
+	}
+	q, err := t.U8()
+	if err != nil {
+		return nil, err
+	}
+	sc, err := d.f32("encoder.weight.scale", ntoken)
+	if err != nil {
+		return nil, err
+	}
+	zp, err := d.f32("encoder.weight.zero_point", ntoken)
+	if err != nil {
+		return nil, err
+	}
+	return NewEmbedding(q, ntoken, ninp, sc, zp)
+}
+
+// decodeHalf reads the modules of a 16-bit scheme s (format hf) into m.
+func (d *decoder) decodeHalf(m *model.Model, s Scheme, hf f16.Format, kind model.Kind, ntoken, ninp, nhid, nlayers int) error {
+	var err error
+	switch {
+	case s.Embedding8:
+		if m.Encoder, err = d.decodeEmbedding8(ntoken, ninp); err != nil {
+			return err
+		}
+	case s.Embedding32:
+		w, err := d.f32("encoder.weight", ntoken, ninp)
+		if err != nil {
+			return err
+		}
+		m.Encoder = model.NewEmbedding(w, ntoken, ninp)
+	default:
+		t, err := d.tensor("encoder.weight", halfDType(hf), ntoken, ninp)
+		if err != nil {
+			return err
+		}
+		b, err := t.Bits16(t.DType)
+		if err != nil {
+			return err
+		}
+		if m.Encoder, err = NewHalfEmbedding(b, ntoken, ninp, hf); err != nil {
+			return err
+		}
+	}
+	gh := kind.Gates() * nhid
+	layers := make([]HalfLayer, nlayers)
+	for k := range nlayers {
+		in := ninp
+		if k > 0 {
+			in = nhid
+		}
+		ly := &layers[k]
+		if ly.Bih, err = d.f32(model.LayerKey("bias_ih", k), gh); err != nil {
+			return err
+		}
+		if ly.Bhh, err = d.f32(model.LayerKey("bias_hh", k), gh); err != nil {
+			return err
+		}
+		if ly.Wih, err = d.half(model.LayerKey("weight_ih", k), hf, gh, in); err != nil {
+			return err
+		}
+		if ly.Whh, err = d.half(model.LayerKey("weight_hh", k), hf, gh, nhid); err != nil {
+			return err
+		}
+	}
+	var bias []float32
+	if _, ok := d.f.Tensor("decoder.bias"); ok {
+		if bias, err = d.f32("decoder.bias", ntoken); err != nil {
+			return err
+		}
+	}
+	dw, err := d.half("decoder.weight", hf, ntoken, nhid)
+	if err != nil {
+		return err
+	}
+	m.RNN = NewHalfRNN(kind, layers, ninp, nhid)
+	m.Decoder = NewHalfLinear(dw, bias)
+	return d.checkUsed()
 }

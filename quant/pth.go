@@ -8,6 +8,7 @@ import (
 
 	"github.com/lstmq/lstmq/checkpoint"
 	"github.com/lstmq/lstmq/internal/errkind"
+	"github.com/lstmq/lstmq/internal/f16"
 
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/pth"
@@ -27,6 +28,13 @@ import (
 //
 // Weights are symmetric: zero points 0, per tensor (one scale) or per
 // channel along axis 0 (one scale per output row).
+//
+// With dtype=torch.float16 the keys are the same; the decoder's dtype is
+// torch.float16, each layer's CellParamsBase is "quantized_dynamic_fp16"
+// with the packed (W_ih, b_ih) and (W_hh, b_hh) alone, and every packed
+// weight is a float32 tensor holding float16 values (see package pth).
+// Such a file runs as scheme fp16-emb32: the embedding stays float32, as
+// quantize_dynamic leaves nn.Embedding alone.
 
 var cellKey = regexp.MustCompile(`^rnn\._all_weight_values\.(\d+)\.param$`)
 
@@ -89,8 +97,11 @@ func FromStateDict(sd *pth.StateDict, actMax int32) (*model.Model, string, error
 	if nlayers == 0 {
 		return nil, "", errkind.Errorf(checkpoint.ErrKey, "missing key %q", "rnn._all_weight_values.0.param")
 	}
+	if v := sd.Values["decoder._packed_params.dtype"]; v != nil && v.DType == "float16" {
+		return fromStateDictHalf(sd, enc, nlayers)
+	}
 	if v := sd.Values["decoder._packed_params.dtype"]; v == nil || v.DType != "qint8" {
-		return nil, "", fmt.Errorf("key %q: want torch.qint8", "decoder._packed_params.dtype")
+		return nil, "", fmt.Errorf("key %q: want torch.qint8 or torch.float16", "decoder._packed_params.dtype")
 	}
 	kinds := map[string]bool{}
 	nhid := 0
@@ -105,7 +116,7 @@ func FromStateDict(sd *pth.StateDict, actMax int32) (*model.Model, string, error
 		c := v.Packed
 		switch {
 		case c.Kind == "quantized_dynamic_fp16":
-			return nil, "", fmt.Errorf("key %q: float16 dynamic quantization is not supported (only qint8)", key)
+			return nil, "", fmt.Errorf("key %q: float16 cell params in a model whose decoder is qint8", key)
 		case c.Kind != "quantized_dynamic":
 			return nil, "", fmt.Errorf("key %q: cell params of kind %q, want \"quantized_dynamic\"", key, c.Kind)
 		case len(c.Packed) != 2:
@@ -228,4 +239,105 @@ func linearParams(p *pth.Packed, fallback *pth.Tensor) (*Weight, []float32, erro
 		return nil, nil, fmt.Errorf("bias is a %s tensor of shape %v, want %d floats", b.DType, b.Shape, rows)
 	}
 	return qw, b.Data, nil
+}
+
+// fromStateDictHalf builds the model of a float16 dynamic quantized state
+// dict (quantize_dynamic(…, dtype=torch.float16)): scheme fp16-emb32. The
+// packed weights are rounded to float16 as PyTorch rounds them again when
+// it loads the file (saturating at ±65504; the values a file holds are
+// float16 already, so this changes nothing), the biases kept float32.
+func fromStateDictHalf(sd *pth.StateDict, enc *pth.Tensor, nlayers int) (*model.Model, string, error) {
+	ntoken, ninp := enc.Shape[0], enc.Shape[1]
+	kind := model.LSTM
+	nhid := 0
+	layers := make([]HalfLayer, nlayers)
+	for k := range nlayers {
+		key := fmt.Sprintf("rnn._all_weight_values.%d.param", k)
+		v := sd.Values[key]
+		if v == nil || v.Packed == nil || v.Packed.Class != pth.CellParams {
+			return nil, "", errkind.Errorf(checkpoint.ErrKey, "missing key %q (packed params of recurrent layer %d)", key, k)
+		}
+		c := v.Packed
+		switch {
+		case c.Kind != "quantized_dynamic_fp16":
+			return nil, "", fmt.Errorf("key %q: cell params of kind %q in a float16 model, want \"quantized_dynamic_fp16\"", key, c.Kind)
+		case len(c.Packed) != 2:
+			return nil, "", fmt.Errorf("key %q: %d packed weights, want W_ih and W_hh", key, len(c.Packed))
+		}
+		wih, bih, err := halfParams(c.Packed[0])
+		if err != nil {
+			return nil, "", fmt.Errorf("key %q: W_ih: %w", key, err)
+		}
+		whh, bhh, err := halfParams(c.Packed[1])
+		if err != nil {
+			return nil, "", fmt.Errorf("key %q: W_hh: %w", key, err)
+		}
+		if k == 0 {
+			nhid = whh.Cols()
+			switch {
+			case nhid > 0 && whh.Rows() == 3*nhid:
+				kind = model.GRU
+			case nhid > 0 && whh.Rows() != 4*nhid:
+				return nil, "", errkind.Errorf(checkpoint.ErrShape, "key %q: W_hh %d×%d is neither an LSTM's (4·%d rows) nor a GRU's (3·%d rows)",
+					key, whh.Rows(), whh.Cols(), nhid, nhid)
+			}
+		}
+		in := ninp
+		if k > 0 {
+			in = nhid
+		}
+		gh := kind.Gates() * nhid
+		if wih.Rows() != gh || wih.Cols() != in || whh.Rows() != gh || whh.Cols() != nhid || bih == nil || bhh == nil {
+			return nil, "", errkind.Errorf(checkpoint.ErrShape, "key %q: %s W_ih %d×%d, W_hh %d×%d, biases %t %t; want %d×%d, %d×%d and both biases",
+				key, kind, wih.Rows(), wih.Cols(), whh.Rows(), whh.Cols(), bih != nil, bhh != nil, gh, in, gh, nhid)
+		}
+		layers[k] = HalfLayer{Wih: wih, Whh: whh, Bih: bih, Bhh: bhh}
+	}
+	if nhid < 1 {
+		return nil, "", fmt.Errorf("key %q: empty recurrent module", "rnn._all_weight_values.0.param")
+	}
+	dv := sd.Values["decoder._packed_params._packed_params"]
+	if dv == nil || len(dv.Tuple) != 2 {
+		return nil, "", errkind.Errorf(checkpoint.ErrKey, "missing key %q, (weight, bias)", "decoder._packed_params._packed_params")
+	}
+	dw, db, err := halfParams(&pth.Packed{Class: pth.LinearPackedParams, Tensors: dv.Tuple})
+	if err != nil {
+		return nil, "", fmt.Errorf("key %q: %w", "decoder._packed_params._packed_params", err)
+	}
+	if dw.Rows() != ntoken || dw.Cols() != nhid {
+		return nil, "", errkind.Errorf(checkpoint.ErrShape, "key %q: weight %d×%d, want %d×%d (ntoken×nhid)",
+			"decoder._packed_params._packed_params", dw.Rows(), dw.Cols(), ntoken, nhid)
+	}
+	s := Scheme{Weights: "fp16", Embedding32: true}
+	return &model.Model{
+		Encoder: model.NewEmbedding(enc.Data, ntoken, ninp),
+		RNN:     NewHalfRNN(kind, layers, ninp, nhid),
+		Decoder: NewHalfLinear(dw, db),
+		Dropout: checkpoint.DefaultDropout,
+	}, s.String(), nil
+}
+
+// halfParams turns float16 LinearPackedParamsBase's (weight, bias) into an
+// FP16 matrix and the float32 bias (nil for None).
+func halfParams(p *pth.Packed) (*f16.Matrix, []float32, error) {
+	if len(p.Tensors) != 2 || p.Tensors[0] == nil {
+		return nil, nil, errors.New("packed params without a weight")
+	}
+	w := p.Tensors[0]
+	if w.Data == nil || len(w.Shape) != 2 {
+		return nil, nil, fmt.Errorf("weight is a %s tensor of shape %v, want a float matrix (float16 dynamic quantization)", w.DType, w.Shape)
+	}
+	rows, cols := w.Shape[0], w.Shape[1]
+	if rows < 0 || cols < 0 || len(w.Data) != rows*cols {
+		return nil, nil, fmt.Errorf("weight: %d values for %d×%d", len(w.Data), rows, cols)
+	}
+	m := f16.Round(w.Data, rows, cols, f16.FP16)
+	b := p.Tensors[1]
+	if b == nil {
+		return m, nil, nil
+	}
+	if b.Data == nil || len(b.Shape) != 1 || b.Shape[0] != rows {
+		return nil, nil, fmt.Errorf("bias is a %s tensor of shape %v, want %d floats", b.DType, b.Shape, rows)
+	}
+	return m, b.Data, nil
 }

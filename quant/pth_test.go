@@ -211,7 +211,7 @@ func TestLoadPthErrors(t *testing.T) {
 			127, `unexpected key "rnn.weight_ih_l0"`},
 		{"no decoder", func(sd *pth.StateDict) { delete(sd.Values, "decoder._packed_params._packed_params") },
 			127, `missing key "decoder._packed_params._packed_params"`},
-		{"fp16", func(sd *pth.StateDict) { cell(sd).Kind = "quantized_dynamic_fp16" }, 127, "float16 dynamic quantization is not supported"},
+		{"fp16 cell, qint8 decoder", func(sd *pth.StateDict) { cell(sd).Kind = "quantized_dynamic_fp16" }, 127, "float16 cell params in a model whose decoder is qint8"},
 		{"static", func(sd *pth.StateDict) { cell(sd).Kind = "quantized" }, 127, `cell params of kind "quantized"`},
 		{"zero point", func(sd *pth.StateDict) { cell(sd).Packed[1].Tensors[0].ZeroPoints[0] = 3 }, 127,
 			`key "rnn._all_weight_values.0.param": W_hh: weight zero point 3: only symmetric weights`},

@@ -10,7 +10,10 @@ import (
 
 // Quantize builds the dynamic quantized model from float32 parameters: the
 // recurrent module's and the decoder's weights quantized as s says, their
-// biases kept fp32, the embedding fp32 unless s.Embedding8. Scheme pytorch
+// biases kept fp32, the embedding fp32 unless s.Embedding8. A 16-bit scheme
+// (fp16, bf16) rounds the weights, and the embedding unless -emb8 or
+// -emb32, to its format instead (half.go): its model's modules are
+// HalfRNN, HalfLinear and HalfEmbedding. Scheme pytorch
 // leaves an RNN_TANH's or RNN_RELU's nn.RNN in float32, as quantize_dynamic
 // does. The result is a
 // model.Model with Encoder, RNN and Decoder of this package's types (the
@@ -22,6 +25,9 @@ func Quantize(p *model.Params, s Scheme) (*model.Model, error) {
 	}
 	if err := checkParams(p); err != nil {
 		return nil, err
+	}
+	if f, ok := s.Half(); ok {
+		return quantizeHalf(p, s, f)
 	}
 	qmax := s.actMax()
 	gh := p.Kind.Gates() * p.NHid
