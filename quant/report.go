@@ -6,7 +6,6 @@ import (
 	"math"
 
 	"github.com/lstmq/lstmq/corpus"
-	"github.com/lstmq/lstmq/eval"
 	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/model"
 )
@@ -14,7 +13,8 @@ import (
 // LayerReport is one row of Report, in the manner of PyTorch's Numeric
 // Suite (compare_model_outputs) plus a loss ablation.
 type LayerReport struct {
-	// Name is "encoder" (only with Embedding8), "rnn.l{k}" (W_ih and W_hh
+	// Name is "encoder" (when the scheme changes it: -emb8, or fp16 and
+	// bf16 without -emb32), "rnn.l{k}" (W_ih and W_hh
 	// of LSTM layer k together), "decoder", or the summary rows "fp32" (no
 	// layer quantized) and "all" (every layer quantized, the model Quantize
 	// builds).
@@ -29,6 +29,10 @@ type LayerReport struct {
 	// Loss is the evaluation loss (eval.Evaluator) over data when only
 	// this layer is quantized.
 	Loss float64
+	// KL and Top1 compare that model's next-word distributions with the
+	// fp32 model's (Agreement): the mean KL divergence and the fraction
+	// of positions with the same most likely word.
+	KL, Top1 float64
 }
 
 // Report measures, for each layer that s quantizes, the SQNR of its output
@@ -63,17 +67,24 @@ func Report(ctx context.Context, wk *model.Work, p *model.Params, dropout float6
 	fg := fp.RNN.(*model.RNN).Gates()
 	qg := fg
 	layerDesc := func(k int) string { return fmt.Sprintf("%s layer %d (fp32)", fp.RNN.Repr(dropout), k) }
-	if qrnn, ok := qm.RNN.(*RNN); ok {
+	switch qrnn := qm.RNN.(type) {
+	case *RNN:
 		qg = qrnn.Gates()
 		layerDesc = func(k int) string {
 			return fmt.Sprintf("%s layer %d (W_ih %s, W_hh %s)", qrnn.Repr(dropout), k, qrnn.Layer[k].Wih.kind(), qrnn.Layer[k].Whh.kind())
+		}
+	case *HalfRNN:
+		qg = qrnn.Gates()
+		layerDesc = func(k int) string {
+			return fmt.Sprintf("%s layer %d (W_ih, W_hh %s)", qrnn.Repr(dropout), k, qrnn.Format())
 		}
 	}
 
 	// SQNR of each layer on the fp32 model's inputs to it.
 	names := []string{}
 	mods := []string{}
-	if s.Embedding8 {
+	_, fpEnc := qm.Encoder.(*model.Embedding)
+	if !fpEnc {
 		names, mods = append(names, "encoder"), append(mods, qm.Encoder.String())
 	}
 	for k := range nl {
@@ -108,7 +119,7 @@ func Report(ctx context.Context, wk *model.Work, p *model.Params, dropout float6
 		emb = f32.Grow(emb, n*p.NInp)
 		fp.Encoder.Lookup(emb, ids)
 		row := 0
-		if s.Embedding8 {
+		if !fpEnc {
 			embq = f32.Grow(embq, n*p.NInp)
 			qm.Encoder.Lookup(embq, ids)
 			acc(row, emb, embq)
@@ -132,35 +143,33 @@ func Report(ctx context.Context, wk *model.Work, p *model.Params, dropout float6
 		acc(row, lg, lgq)
 	}
 
-	// Losses: fp32, each layer alone, everything. The first error (ctx
-	// cancelled) is returned once all are done.
-	var runErr error
-	run := func(m *model.Model) float64 {
-		r, err := (&eval.Evaluator{Model: m, BPTT: bptt, Work: wk}).Run(ctx, data)
-		if err != nil && runErr == nil {
-			runErr = err
-		}
-		return r.Loss
-	}
-	out := []LayerReport{{Name: "fp32", Module: fp.String(), SQNR: math.Inf(1), Loss: run(fp)}}
-	row := 0
-	if s.Embedding8 {
+	// Losses, KL and top-1 agreement of each layer alone, then of
+	// everything, against fp32, all in one pass over data.
+	var ablated []*model.Model
+	if !fpEnc {
 		m := *fp
 		m.Encoder = qm.Encoder
-		out = append(out, LayerReport{Name: names[row], Module: mods[row], SQNR: db(sig[row], noise[row]), Loss: run(&m)})
-		row++
+		ablated = append(ablated, &m)
 	}
 	for k := range nl {
 		gates := append([]model.Gates(nil), fg...)
 		gates[k] = qg[k]
 		m := *fp
 		m.RNN = &mixed{kind: kind, gates: gates, in: p.NInp, hid: p.NHid}
-		out = append(out, LayerReport{Name: names[row], Module: mods[row], SQNR: db(sig[row], noise[row]), Loss: run(&m)})
-		row++
+		ablated = append(ablated, &m)
 	}
-	m := *fp
-	m.Decoder = qm.Decoder
-	out = append(out, LayerReport{Name: names[row], Module: mods[row], SQNR: db(sig[row], noise[row]), Loss: run(&m)})
+	dm := *fp
+	dm.Decoder = qm.Decoder
+	ablated = append(ablated, &dm, qm)
+	fpLoss, agree, err := Compare(ctx, wk, fp, ablated, data, bptt)
+	if err != nil {
+		return nil, err
+	}
+	out := []LayerReport{{Name: "fp32", Module: fp.String(), SQNR: math.Inf(1), Loss: fpLoss, Top1: 1}}
+	for row := range names {
+		out = append(out, LayerReport{Name: names[row], Module: mods[row], SQNR: db(sig[row], noise[row]),
+			Loss: agree[row].Loss, KL: agree[row].KL, Top1: agree[row].Top1})
+	}
 
 	// Whole model: logits SQNR and loss.
 	var ls, ln float64
@@ -178,10 +187,8 @@ func Report(ctx context.Context, wk *model.Work, p *model.Params, dropout float6
 			ln += d * d
 		}
 	}
-	out = append(out, LayerReport{Name: "all", Module: "scheme " + s.String(), SQNR: db(ls, ln), Loss: run(qm)})
-	if runErr != nil {
-		return nil, runErr
-	}
+	all := agree[len(agree)-1]
+	out = append(out, LayerReport{Name: "all", Module: "scheme " + s.String(), SQNR: db(ls, ln), Loss: all.Loss, KL: all.KL, Top1: all.Top1})
 	return out, nil
 }
 
