@@ -7,12 +7,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lstmq/lstmq/checkpoint"
 	"github.com/lstmq/lstmq/corpus"
+	"github.com/lstmq/lstmq/internal/chart"
+	"github.com/lstmq/lstmq/internal/parallel"
 	"github.com/lstmq/lstmq/model"
 	"github.com/lstmq/lstmq/quant"
 )
@@ -22,9 +25,10 @@ func newQuantizeCmd() *cobra.Command {
 		modelPath, data, out, splitName string
 		nonlinearity                    string
 		q                               quantFlags
-		report, asJSON                  bool
-		reportTokens, bptt              int
+		report, asJSON, sweep           bool
+		reportTokens, bptt, maxTokens   int
 		dropout                         float64
+		chartPath                       string
 	)
 	c := &cobra.Command{
 		Use:   "quantize --model M.pth --data DIR --out M.q8.safetensors",
@@ -37,10 +41,25 @@ Schemes: pytorch (quantize_dynamic's default: one scale per tensor, activations 
 [0, 127]), channel (one scale per output row), blockN (one scale per N inputs of
 each row, e.g. block64); add -act8 for activations in [0, 255] and -emb8 (or
 --embedding int8) for a row-wise 8-bit embedding. Example: channel-act8-emb8.
+fp16 and bf16 store every weight matrix, the embedding included, as 16-bit
+floats and compute in float32; -emb8 makes their embedding 8-bit, -emb32 keeps
+it float32 (as quantize_dynamic(dtype=torch.float16) does).
 
 With --report, it prints for each quantized layer the SQNR of its output against
-float32 and the loss when only that layer is quantized, on the first
---report-tokens tokens of --split.`,
+float32, the loss when only that layer is quantized, and that model's mean KL
+divergence and top-1 agreement with float32, on the first --report-tokens
+tokens of --split.
+
+With --sweep, it quantizes with every scheme (pytorch, channel, block32, each
+with -act8, -emb8 and both; fp16 and bf16, with -emb8 and -emb32) and prints one
+row per scheme: the size of the file --scheme writes, bits per weight (the
+tensors' bits over the float32 model's parameters), the loss and its difference
+to float32, the mean KL divergence of the next-word distribution from float32's
+and the fraction of positions whose most likely word is float32's, all on the
+first --max-tokens tokens of the test split (or --split), batch size 1, as
+lstmq eval computes the loss. --json prints a JSON array of objects with the
+keys scheme, bytes, bits_per_weight, loss, loss_delta, kl, top1; --chart FILE
+(.png or .svg) draws size against loss − fp32 loss.`,
 		Args: cobra.NoArgs,
 	}
 	threads := addThreads(c)
@@ -53,15 +72,36 @@ float32 and the loss when only that layer is quantized, on the first
 	f.IntVar(&reportTokens, "report-tokens", 2000, "tokens the report evaluates")
 	f.StringVar(&splitName, "split", "valid", "split the report evaluates")
 	f.IntVar(&bptt, "bptt", 25, "time steps per chunk in the report")
-	f.BoolVar(&asJSON, "json", false, "print the report (and sizes) as JSON")
+	f.BoolVar(&asJSON, "json", false, "print the report (and sizes) as JSON; with --sweep, the sweep as a JSON array")
+	f.BoolVar(&sweep, "sweep", false, "quantize with every scheme and print each file's size, loss, KL divergence and top-1 agreement against float32")
+	f.IntVar(&maxTokens, "max-tokens", 20000, "tokens the sweep evaluates: the first N rows of the split (0: all), as lstmq eval --max-tokens")
+	f.StringVar(&chartPath, "chart", "", "with --sweep, draw size against loss − fp32 loss to this .png or .svg file")
 	flagDropout(f, &dropout)
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		pool, err := threads()
 		if err != nil {
 			return err
 		}
+		if sweep {
+			if out != "" || report {
+				return usagef("--sweep writes no --out file and no --report: give it alone")
+			}
+			if maxTokens < 0 || bptt < 1 {
+				return usagef("--max-tokens must be >= 0 and --bptt >= 1")
+			}
+			if c.Flags().Changed("scheme") || c.Flags().Changed("embedding") {
+				return usagef("--sweep measures every scheme: drop --scheme and --embedding")
+			}
+			if !c.Flags().Changed("split") {
+				splitName = "test"
+			}
+			return runSweep(c, pool, modelPath, nonlinearity, dropout, data, splitName, maxTokens, bptt, asJSON, chartPath)
+		}
+		if chartPath != "" {
+			return usagef("--chart needs --sweep")
+		}
 		if out == "" && !report {
-			return usagef("give --out FILE, --report, or both")
+			return usagef("give --out FILE, --report, --sweep, or --out and --report")
 		}
 		if reportTokens < 2 || bptt < 1 {
 			return usagef("--report-tokens must be >= 2 and --bptt >= 1")
@@ -144,6 +184,8 @@ type reportRow struct {
 	SQNR      *float64  `json:"sqnr_db"` // null for +Inf
 	Loss      jsonFloat `json:"loss"`
 	LossDelta jsonFloat `json:"loss_delta"`
+	KL        jsonFloat `json:"kl"`
+	Top1      jsonFloat `json:"top1"`
 }
 
 func reportJSON(rows []quant.LayerReport) []reportRow {
@@ -159,7 +201,8 @@ func reportJSON(rows []quant.LayerReport) []reportRow {
 		if r.Name == "fp32" {
 			mod = "float32 model"
 		}
-		out[i] = reportRow{Layer: r.Name, Module: mod, Loss: jsonFloat(r.Loss), LossDelta: jsonFloat(r.Loss - fp)}
+		out[i] = reportRow{Layer: r.Name, Module: mod, Loss: jsonFloat(r.Loss), LossDelta: jsonFloat(r.Loss - fp),
+			KL: jsonFloat(r.KL), Top1: jsonFloat(r.Top1)}
 		if !math.IsInf(r.SQNR, 0) && !math.IsNaN(r.SQNR) {
 			v := r.SQNR
 			out[i].SQNR = &v
@@ -169,16 +212,134 @@ func reportJSON(rows []quant.LayerReport) []reportRow {
 }
 
 // printReport prints the report as a table: layer, SQNR, loss with only
-// that layer quantized, and that loss minus the fp32 loss.
+// that layer quantized, that loss minus the fp32 loss, and that model's KL
+// divergence and top-1 agreement with fp32.
 func printReport(w io.Writer, rows []quant.LayerReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "layer\tSQNR (dB)\tloss\tloss - fp32\tmodule")
+	fmt.Fprintln(tw, "layer\tSQNR (dB)\tloss\tloss - fp32\tkl\ttop1\tmodule")
 	for _, r := range reportJSON(rows) {
 		sq := "inf"
 		if r.SQNR != nil {
 			sq = fmt.Sprintf("%.2f", *r.SQNR)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.5f\t%+.5f\t%s\n", r.Layer, sq, r.Loss, r.LossDelta, r.Module)
+		fmt.Fprintf(tw, "%s\t%s\t%.5f\t%+.5f\t%.3g\t%.4f\t%s\n", r.Layer, sq, r.Loss, r.LossDelta, r.KL, r.Top1, r.Module)
 	}
 	tw.Flush()
+}
+
+// sweepRow is one row of quantize --sweep, and its JSON object.
+type sweepRow struct {
+	Scheme        string    `json:"scheme"`
+	Bytes         int64     `json:"bytes"`
+	BitsPerWeight float64   `json:"bits_per_weight"`
+	Loss          jsonFloat `json:"loss"`
+	LossDelta     jsonFloat `json:"loss_delta"`
+	KL            jsonFloat `json:"kl"`
+	Top1          jsonFloat `json:"top1"`
+}
+
+// runSweep quantizes the model with every scheme of quant.SweepSchemes,
+// writes each file as --out would (to a temporary folder, to take its
+// size) and compares all of them with the float32 model in one pass over
+// the split.
+func runSweep(c *cobra.Command, pool *parallel.Pool, modelPath, nonlinearity string, dropout float64, data, splitName string, maxTokens, bptt int, asJSON bool, chartPath string) error {
+	if chartPath != "" {
+		if ext := strings.ToLower(filepath.Ext(chartPath)); ext != ".png" && ext != ".svg" {
+			return usagef("--chart %s: want a .png or .svg file name", chartPath)
+		}
+	}
+	lm, err := loadModel(modelPath, nonlinearity, dropout)
+	if err != nil {
+		return err
+	}
+	if lm.params == nil {
+		return fmt.Errorf("%s: already quantized (%s); give the float32 .pth", modelPath, lm.quant)
+	}
+	cp, err := loadCorpus(data)
+	if err != nil {
+		return err
+	}
+	if err := lm.checkVocab(data, cp.Dict); err != nil {
+		return err
+	}
+	ids, err := split(cp, splitName)
+	if err != nil {
+		return err
+	}
+	b := corpus.Batchify(ids, 1)
+	if maxTokens > 0 {
+		b = b.Head(maxTokens)
+	}
+	if b.Steps < 2 {
+		return fmt.Errorf("%s: the sweep needs at least 2 tokens, the %s split has %d", data, splitName, b.Steps)
+	}
+	dir, err := os.MkdirTemp("", "lstmq-sweep-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	params := int64(0)
+	for _, t := range lm.params.Tensors() {
+		params += int64(len(*t.Data))
+	}
+	schemes := quant.SweepSchemes()
+	rows := make([]sweepRow, len(schemes))
+	models := make([]*model.Model, len(schemes))
+	words := cp.Dict.Words()
+	for i, s := range schemes {
+		qm, err := quant.Quantize(lm.params, s)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", modelPath, s, err)
+		}
+		qm.Dropout = lm.model.Dropout // as quantize --out writes it
+		path := filepath.Join(dir, s.String()+".safetensors")
+		if err := quant.Save(path, qm, words, nil); err != nil {
+			return err
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		os.Remove(path)
+		tb, err := quant.TensorBytes(qm)
+		if err != nil {
+			return err
+		}
+		rows[i] = sweepRow{Scheme: s.String(), Bytes: st.Size(), BitsPerWeight: 8 * float64(tb) / float64(params)}
+		models[i] = qm
+	}
+	fmt.Fprintf(c.ErrOrStderr(), "sweep: %d schemes against float32 on %d tokens of %s\n", len(schemes), (b.Steps-1)*b.Batch, splitName)
+	fpLoss, agree, err := quant.Compare(c.Context(), model.NewWork(pool), lm.model, models, b, bptt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", modelPath, err)
+	}
+	for i, a := range agree {
+		rows[i].Loss, rows[i].LossDelta = jsonFloat(a.Loss), jsonFloat(a.Loss-fpLoss)
+		rows[i].KL, rows[i].Top1 = jsonFloat(a.KL), jsonFloat(a.Top1)
+	}
+	if chartPath != "" {
+		fpBytes, err := checkpoint.StateDictSize(lm.params)
+		if err != nil {
+			return err
+		}
+		pts := []chart.Point{{Label: "fp32 (state_dict)", SizeMB: float64(fpBytes) / 1e6, Mark: true}}
+		for _, r := range rows {
+			pts = append(pts, chart.Point{Label: r.Scheme, SizeMB: float64(r.Bytes) / 1e6, LossDelta: float64(r.LossDelta), Mark: r.Scheme == "pytorch"})
+		}
+		title := fmt.Sprintf("%s: size and loss − fp32 loss (%.5f), %d tokens of %s", filepath.Base(modelPath), fpLoss, (b.Steps-1)*b.Batch, splitName)
+		if err := chart.WriteFrontier(chartPath, title, pts); err != nil {
+			return err
+		}
+	}
+	w := c.OutOrStdout()
+	if asJSON {
+		return json.NewEncoder(w).Encode(rows)
+	}
+	fmt.Fprintf(w, "fp32 loss %.6f on %d tokens of %s\n", fpLoss, (b.Steps-1)*b.Batch, splitName)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scheme\tbytes\tbits/weight\tloss\tloss - fp32\tkl\ttop1")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.6f\t%+.6f\t%.3g\t%.4f\n", r.Scheme, r.Bytes, r.BitsPerWeight, r.Loss, r.LossDelta, r.KL, r.Top1)
+	}
+	return tw.Flush()
 }
