@@ -50,7 +50,7 @@ func flagQuant(f *pflag.FlagSet, q *quantFlags, withQuantize bool) {
 }
 
 // quantizeValue is --quantize: "int8", or "fp16" / "bf16", which also set
-// the scheme. Other values are kept for the command to refuse.
+// the scheme.
 type quantizeValue struct{ q *quantFlags }
 
 func (v quantizeValue) String() string { return v.q.quantize }
@@ -66,8 +66,10 @@ func (v quantizeValue) Set(s string) error {
 		if !v.q.schemeSet {
 			v.q.scheme = s
 		}
-	default:
+	case "", "int8":
 		v.q.quantize, v.q.half = s, ""
+	default:
+		return fmt.Errorf("--quantize must be int8, fp16 or bf16, got %q", s)
 	}
 	return nil
 }
