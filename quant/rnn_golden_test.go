@@ -140,6 +140,16 @@ func TestGoldenQuantizedGRU(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkInt8(t, qm, want.Tensors)
+			// The file lstmq quantize writes holds those weights too.
+			path := filepath.Join(t.TempDir(), "gru.safetensors")
+			if err := Save(path, qm, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			back, _, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInt8(t, back, want.Tensors)
 		})
 	}
 }
