@@ -43,6 +43,7 @@ type Evaluator struct {
 	Progress func(done, total int)
 
 	logits []float32
+	hidden [2][]float32 // the pipelined loop's hidden states, two chunks
 }
 
 // Run evaluates data (batchified) from a zero state. It fails on a token id
@@ -73,17 +74,22 @@ func (e *Evaluator) runFrom(ctx context.Context, data *corpus.Batches, st *model
 	total := 0.0
 	steps := data.Steps
 	start := time.Now()
-	for i := 0; i < steps-1; i += bptt {
-		if err := ctx.Err(); err != nil {
-			return Result{}, err
+	var err error
+	if e.Work.Pool().Threads() > 1 && steps-1 > bptt {
+		total, err = e.pipelined(ctx, data, st, bptt)
+	} else {
+		for i := 0; i < steps-1 && err == nil; i += bptt {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			x, y := data.Get(i, bptt)
+			t := len(x) / b
+			m.Forward(e.Work, e.logits, x, t, b, st)
+			total += e.chunkLoss(y, i, t, b, steps)
 		}
-		x, y := data.Get(i, bptt)
-		t := len(x) / b
-		m.Forward(e.Work, e.logits, x, t, b, st)
-		total += float64(t) * MeanCrossEntropy(e.logits, y, v)
-		if e.Progress != nil {
-			e.Progress((i+t)*b, (steps-1)*b)
-		}
+	}
+	if err != nil {
+		return Result{}, err
 	}
 	r := Result{Seconds: time.Since(start).Seconds()}
 	if steps > 1 {
@@ -91,6 +97,75 @@ func (e *Evaluator) runFrom(ctx context.Context, data *corpus.Batches, st *model
 		r.Tokens = (steps - 1) * b
 	}
 	return r, nil
+}
+
+// chunkLoss returns t·(the mean cross entropy of the logits of the chunk
+// starting at step i against targets y) and reports progress.
+func (e *Evaluator) chunkLoss(y []int32, i, t, b, steps int) float64 {
+	l := float64(t) * MeanCrossEntropy(e.logits, y, e.Model.Tokens())
+	if e.Progress != nil {
+		e.Progress((i+t)*b, (steps-1)*b)
+	}
+	return l
+}
+
+// pipelined is runFrom's loop on more than one thread: the embedding and
+// the recurrent layers of chunk c+1 (sequential in time, on a goroutine
+// of their own with a one-thread Work) run while the decoder and the loss
+// of chunk c (split across the pool) do. Each chunk's products are the
+// same as in the sequential loop, so the results are identical to the bit.
+func (e *Evaluator) pipelined(ctx context.Context, data *corpus.Batches, st *model.State, bptt int) (float64, error) {
+	m, b, steps := e.Model, data.Batch, data.Steps
+	h := m.RNN.Hidden()
+	const slots = 2
+	var hid [slots][]float32
+	for k := range hid {
+		e.hidden[k] = f32.Grow(e.hidden[k], bptt*b*h)
+		hid[k] = e.hidden[k]
+	}
+	type chunk struct{ i, t, slot int }
+	ready := make(chan chunk, slots)
+	free := make(chan int, slots)
+	for k := range slots {
+		free <- k
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	defer func() {
+		close(stop)
+		<-done // the producer no longer touches st
+	}()
+	go func() {
+		defer close(done)
+		defer close(ready)
+		w := model.NewWork(nil)
+		for i := 0; i < steps-1; i += bptt {
+			var slot int
+			select {
+			case slot = <-free:
+			case <-stop:
+				return
+			}
+			x, _ := data.Get(i, bptt)
+			t := len(x) / b
+			m.Hidden(w, hid[slot], x, t, b, st)
+			select {
+			case ready <- chunk{i, t, slot}:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	total := 0.0
+	for c := range ready {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		_, y := data.Get(c.i, bptt)
+		m.Decoder.Forward(e.Work, e.logits, hid[c.slot], c.t*b)
+		free <- c.slot
+		total += e.chunkLoss(y, c.i, c.t, b, steps)
+	}
+	return total, nil
 }
 
 // MeanCrossEntropy returns the mean over rows r of
