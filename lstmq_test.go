@@ -461,3 +461,37 @@ func (c *countdownCtx) Err() error {
 	}
 	return context.Canceled
 }
+
+// TestScoreThreadsIdentical: Score on 1 to 3 threads (the pipelined loop
+// from 2 on, over several batches) gives the same log-probabilities to the
+// bit, in fp32 and int8; a cancelled context stops it.
+func TestScoreThreadsIdentical(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(corpusDir, "test.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")[:37]
+	for _, scheme := range []string{"fp32", "pytorch"} {
+		var want []lstmq.SentenceScore
+		for threads := 1; threads <= 3; threads++ {
+			got, err := open(t, scheme, lstmq.WithThreads(threads), lstmq.WithBatchSize(4)).NewSession().Score(context.Background(), lines)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if threads == 1 {
+				want = got
+				continue
+			}
+			for i := range want {
+				if got[i].LogProb != want[i].LogProb {
+					t.Errorf("%s, %d threads: sentence %d logprob %v, one thread %v", scheme, threads, i, got[i].LogProb, want[i].LogProb)
+				}
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := open(t, scheme, lstmq.WithThreads(2), lstmq.WithBatchSize(4)).NewSession().Score(ctx, lines); err != context.Canceled {
+			t.Errorf("%s: cancelled Score returned %v", scheme, err)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 type Session struct {
 	m      *Model
 	work   *model.Work
+	ahead  [2]*model.Work // Score's recurrent stage on more than one thread
 	state  *model.State
 	fresh  bool      // zero state, <eos> not yet read
 	logits []float32 // the next word's logits once !fresh
@@ -106,44 +107,123 @@ func (s *Session) Score(ctx context.Context, sentences []string) ([]SentenceScor
 		}
 		r.Tokens[len(toks)] = TokenScore{Word: m.vocab.words[m.vocab.eos], ID: m.vocab.eos}
 	}
-	err := s.inBatches(ctx, ids, func(batch []int) error { return s.scoreBatch(ctx, batch, ids, res) })
+	var err error
+	if bs := s.batches(ids); s.m.pool.Threads() > 1 && len(bs) > 1 {
+		err = s.scorePipelined(ctx, bs, ids, res)
+	} else {
+		err = s.inBatches(ctx, ids, func(batch []int) error {
+			mk := s.work.Mark()
+			defer s.work.Release(mk)
+			hid, t := s.runPadded(s.work, batch, ids)
+			return s.decodeBatch(ctx, batch, ids, hid, t, res)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// inBatches calls run on the indices of ids sorted by length (stable), in
-// batches of the model's batch size, until ctx is cancelled or run fails.
-func (s *Session) inBatches(ctx context.Context, ids [][]int32, run func(batch []int) error) error {
-	order := make([]int, len(ids))
-	for i := range order {
-		order[i] = i
+// scorePipelined is Score's loop on more than one thread: the embedding
+// and the recurrent layers of batch k+1 (on a goroutine of their own, one
+// thread) run while the decoder of batch k (split across the pool) does.
+// Each batch is computed as in the sequential loop, so the results are
+// identical to the bit.
+func (s *Session) scorePipelined(ctx context.Context, bs [][]int, ids [][]int32, res []SentenceScore) error {
+	type stage struct {
+		k, slot, t int
+		hid        []float32
+		mark       model.Mark
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(ids[a]), len(ids[b])) })
-	for lo := 0; lo < len(order); lo += s.m.cfg.batch {
+	for i := range s.ahead {
+		if s.ahead[i] == nil {
+			s.ahead[i] = model.NewWork(nil)
+		}
+	}
+	ready, free := make(chan stage, len(s.ahead)), make(chan int, len(s.ahead))
+	for i := range s.ahead {
+		free <- i
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	go func() {
+		defer close(done)
+		defer close(ready)
+		for k, batch := range bs {
+			var slot int
+			select {
+			case slot = <-free:
+			case <-stop:
+				return
+			}
+			w := s.ahead[slot]
+			st := stage{k: k, slot: slot, mark: w.Mark()}
+			st.hid, st.t = s.runPadded(w, batch, ids)
+			select {
+			case ready <- st:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for st := range ready {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := run(order[lo:min(lo+s.m.cfg.batch, len(order))]); err != nil {
+		err := s.decodeBatch(ctx, bs[st.k], ids, st.hid, st.t, res)
+		s.ahead[st.slot].Release(st.mark)
+		free <- st.slot
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// inBatches calls run on each of s.batches(ids) in turn, until ctx is
+// cancelled or run fails.
+func (s *Session) inBatches(ctx context.Context, ids [][]int32, run func(batch []int) error) error {
+	for _, batch := range s.batches(ids) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := run(batch); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// scoreBatch scores the sentences batch (indices into ids and res) side
-// by side: the inputs, time-major, are <eos> w1 … wn padded with <eos>.
-// The padding comes after a sentence's last input, so it changes nothing
-// before it (the model reads left to right), and the decoder skips it.
-func (s *Session) scoreBatch(ctx context.Context, batch []int, ids [][]int32, res []SentenceScore) error {
+// batches returns the indices of ids sorted by length (stable), in
+// batches of the model's batch size.
+func (s *Session) batches(ids [][]int32) [][]int {
+	order := make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(ids[a]), len(ids[b])) })
+	var bs [][]int
+	for lo := 0; lo < len(order); lo += s.m.cfg.batch {
+		bs = append(bs, order[lo:min(lo+s.m.cfg.batch, len(order))])
+	}
+	return bs
+}
+
+// decodeBatch scores the sentences batch (indices into ids and res) from
+// hid, the recurrent outputs runPadded gave for them (t steps): the
+// inputs, time-major, are <eos> w1 … wn padded with <eos>. The padding
+// comes after a sentence's last input, so it changes nothing before it
+// (the model reads left to right), and the decoder skips it.
+func (s *Session) decodeBatch(ctx context.Context, batch []int, ids [][]int32, hid []float32, t int, res []SentenceScore) error {
 	m := s.m
 	b := len(batch)
 	w := s.work
 	mk := w.Mark()
 	defer w.Release(mk)
 	h := m.net.RNN.Hidden()
-	hid, t := s.runPadded(batch, ids)
 	// The decoder runs on the rows that have a target only, not on the
 	// padding: row r of rows is (step, j) of the batch.
 	rows := make([][2]int, 0, t*b)
@@ -332,7 +412,7 @@ func (s *Session) nextBatch(batch []int, ids [][]int32, k int, out [][]Candidate
 	mk := w.Mark()
 	defer w.Release(mk)
 	h := m.net.RNN.Hidden()
-	hid, _ := s.runPadded(batch, ids)
+	hid, _ := s.runPadded(w, batch, ids)
 	last := w.Float32s(b * h) // each context's last hidden state
 	for j, i := range batch {
 		step := len(ids[i])
@@ -349,10 +429,10 @@ func (s *Session) nextBatch(batch []int, ids [][]int32, k int, out [][]Candidate
 
 // runPadded lays out the sentences batch (indices into ids) time-major,
 // each as <eos> w1 … wn padded with <eos> to the longest, t steps, and
-// runs the embedding and the LSTM over them from the zero state. It
-// returns the last layer's outputs, t×len(batch)×nhid, in the session's
+// runs the embedding and the recurrent layers over them from the zero
+// state. It returns the last layer's outputs, t×len(batch)×nhid, in w's
 // scratch: the caller marks and releases it.
-func (s *Session) runPadded(batch []int, ids [][]int32) (hid []float32, t int) {
+func (s *Session) runPadded(w *model.Work, batch []int, ids [][]int32) (hid []float32, t int) {
 	b := len(batch)
 	for _, i := range batch {
 		t = max(t, len(ids[i])+1)
@@ -369,8 +449,8 @@ func (s *Session) runPadded(batch []int, ids [][]int32) (hid []float32, t int) {
 		}
 	}
 	net := s.m.net
-	hid = s.work.Float32s(t * b * net.RNN.Hidden())
-	net.Hidden(s.work, hid, in, t, b, net.NewState(b))
+	hid = w.Float32s(t * b * net.RNN.Hidden())
+	net.Hidden(w, hid, in, t, b, net.NewState(b))
 	return hid, t
 }
 
