@@ -24,9 +24,21 @@ const (
 	AVX512
 	// VNNI needs AVX512 plus AVX512-VNNI (VPDPBUSD on 512 bits).
 	VNNI
+
+	// The arm64 levels. They rank among themselves only: a cap naming an
+	// amd64 level does not cap them, and the reverse.
+
+	// NEON is arm64's Advanced SIMD (FMLA on 128 bits; every arm64 core).
+	NEON
+	// DotProd is NEON plus the dot product extension (FEAT_DotProd: SDOT,
+	// UDOT).
+	DotProd
+	// I8MM is DotProd plus the int8 matrix multiply extension (FEAT_I8MM:
+	// USMMLA, SMMLA, USDOT, SUDOT).
+	I8MM
 )
 
-var names = [...]string{"generic", "avx2", "avxvnni", "avx512", "vnni"}
+var names = [...]string{"generic", "avx2", "avxvnni", "avx512", "vnni", "neon", "dotprod", "i8mm"}
 
 func (l Level) String() string {
 	if l < 0 || int(l) >= len(names) {
@@ -42,25 +54,60 @@ func ParseLevel(s string) (Level, error) {
 			return Level(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown CPU level %q (want generic, avx2, avxvnni, avx512 or vnni)", s)
+	return 0, fmt.Errorf("unknown CPU level %q (want generic, avx2, avxvnni, avx512, vnni, neon, dotprod or i8mm)", s)
 }
 
-// Supported is the highest of Generic, AVX2, AVX512 and VNNI this
-// processor runs (AVX-VNNI is reported by Has).
+// arm reports whether l is one of the arm64 levels.
+func (l Level) arm() bool { return l >= NEON }
+
+// Supported is the highest level this processor runs: of Generic, AVX2,
+// AVX512 and VNNI on amd64 (AVX-VNNI is reported by Has), of Generic, NEON,
+// DotProd and I8MM on arm64.
 var Supported = detect()
 
 // Has reports whether this processor runs the kernels of level l.
 func Has(l Level) bool {
+	if l == Generic {
+		return true
+	}
+	if l.arm() != Supported.arm() {
+		return false
+	}
 	if l == AVXVNNI {
 		return Supported >= AVX2 && cpu.X86.HasAVXVNNI
 	}
 	return l <= Supported
 }
 
-// Cap is the highest level LSTMQ_CPU allows (VNNI when it is unset).
+// Cap is the highest level LSTMQ_CPU allows (the highest there is when it
+// is unset).
 var Cap = readCap()
 
+// Allowed reports whether LSTMQ_CPU allows the kernels of level l: l is
+// at most Cap, or Cap names a level of the other architecture (which does
+// not cap this one's).
+func Allowed(l Level) bool {
+	switch {
+	case l == Generic:
+		return true
+	case Cap == Generic:
+		return false
+	case l.arm() != Cap.arm():
+		return true
+	}
+	return l <= Cap
+}
+
 func detect() Level {
+	if a := cpu.ARM64; a.HasASIMD {
+		switch {
+		case a.HasASIMDDP && a.HasI8MM:
+			return I8MM
+		case a.HasASIMDDP:
+			return DotProd
+		}
+		return NEON
+	}
 	x := cpu.X86
 	switch {
 	case x.HasAVX512F && x.HasAVX512BW && x.HasAVX512DQ && x.HasAVX512VL && x.HasAVX512VNNI:
@@ -76,12 +123,12 @@ func detect() Level {
 func readCap() Level {
 	s := os.Getenv("LSTMQ_CPU")
 	if s == "" {
-		return VNNI
+		return I8MM
 	}
 	l, err := ParseLevel(s)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "lstmq: LSTMQ_CPU: %v; not capping the kernels\n", err)
-		return VNNI
+		return I8MM
 	}
 	return l
 }

@@ -36,7 +36,7 @@ var (
 func Register(pkg string, use func(name string), impls ...Impl) *Family {
 	f := &Family{pkg: pkg, impls: append(slices.Clone(impls), Impl{"generic", Generic}), use: use}
 	for _, im := range f.impls {
-		if Has(im.Level) && im.Level <= Cap {
+		if Has(im.Level) && Allowed(im.Level) {
 			f.activate(im.Name)
 			break
 		}

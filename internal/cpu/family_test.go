@@ -11,9 +11,9 @@ func TestFamily(t *testing.T) {
 		Impl{"best", VNNI}, Impl{"mid", AVX2})
 	want := "generic"
 	switch {
-	case Has(VNNI) && Cap >= VNNI:
+	case Has(VNNI) && Allowed(VNNI):
 		want = "best"
-	case Has(AVX2) && Cap >= AVX2:
+	case Has(AVX2) && Allowed(AVX2):
 		want = "mid"
 	}
 	if f.Active() != want || len(used) != 1 || used[0] != want {

@@ -338,7 +338,7 @@ func (p *Packed) mulTiles(kern *kernel, acc []int32, a []uint8, m, t0, t1 int) {
 		if j0+kern.cols <= n {
 			for blk := range nb {
 				i0, i1 := rowBlock(m, nb, blk)
-				kern.mul(&acc[i0*n+j0], n, &a[i0*k], k, i1-i0, b, k, panel, pfBlock(pf, blk))
+				kern.mul(&acc[i0*n+j0], n, &a[i0*k], k, i1-i0, b, k, panel, pfBlock(pf, blk), &p.rs[j0])
 			}
 			continue
 		}
@@ -347,7 +347,7 @@ func (p *Packed) mulTiles(kern *kernel, acc []int32, a []uint8, m, t0, t1 int) {
 		w := n - j0
 		for blk := range nb {
 			i0, i1 := rowBlock(m, nb, blk)
-			kern.mul(&s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0)
+			kern.mul(&s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0, &p.rs[j0])
 			for r := range i1 - i0 {
 				copy(acc[(i0+r)*n+j0:(i0+r)*n+n], s[r*kern.cols:r*kern.cols+w])
 			}
@@ -452,7 +452,7 @@ func (t *product) floatTiles(t0, t1 int) {
 		w := n - j0
 		for blk := range nb {
 			i0, i1 := rowBlock(m, nb, blk)
-			kern.mul(&s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0)
+			kern.mul(&s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0, &p.rs[j0])
 			for r := range i1 - i0 {
 				t.rowEpilogue(t.dst[(i0+r)*n+j0:(i0+r)*n+n], s[r*kern.cols:r*kern.cols+w], j0, n)
 			}

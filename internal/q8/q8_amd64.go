@@ -121,7 +121,7 @@ var (
 	kernAVX2    = &kernel{name: "avx2", cols: 16, rows: 4, maxU8: 128, asm: asmAVX2} // a ≤ 128: a0·w0 + a1·w1 ∈ [−32768, 32512] fits int16
 )
 
-func (k *kernel) mul(c *int32, ldc int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int) {
+func (k *kernel) mul(c *int32, ldc int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, rowSums *int32) {
 	switch k.asm {
 	case asmVNNI:
 		mulVNNI(c, ldc, a, lda, m, b, kk, panel, pf)

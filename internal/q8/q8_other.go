@@ -1,4 +1,4 @@
-//go:build !amd64 || purego
+//go:build !(amd64 || arm64) || purego
 
 package q8
 
@@ -18,7 +18,7 @@ func quantizeAVX2(dst *uint8, x *float32, n int, invScale float32, zp int32, qma
 
 func minMaxAVX2(x *float32, n int) (lo, hi float32) { panic("q8: no assembly") }
 
-func (k *kernel) mul(c *int32, ldc int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int) {
+func (k *kernel) mul(c *int32, ldc int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, rowSums *int32) {
 	panic("q8: no assembly")
 }
 

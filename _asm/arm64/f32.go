@@ -1,0 +1,4 @@
+//go:build generate
+
+package main
+func genF32(g *gen) {}
