@@ -1,12 +1,15 @@
-"""Make the benchmark model: a PyTorch-trained LSTMModel of the tutorial's dimensions.
+"""Make the benchmark model: a PyTorch-trained model of the tutorial's dimensions (an LSTM, or a GRU, RNN_TANH or
+RNN_RELU of the same sizes).
 
 train.txt of WikiText-2 is not available on the benchmark machines, so this trains on valid.txt. To give the
 model the tutorial's vocabulary size (33278), the training file is valid.txt followed by one line of distinct
 filler words ("lstmqfill00000" ...), as many as make the dictionary (train, valid, test in that order) reach
 33278 words. valid.txt and test.txt are copied unchanged.
 
-usage: /usr/bin/python3 bench/make_model.py WIKITEXT2_DIR OUT_DIR [EPOCHS [MAX_SECONDS]]
+usage: /usr/bin/python3 bench/make_model.py WIKITEXT2_DIR OUT_DIR [EPOCHS [MAX_SECONDS [MODEL]]]
 writes OUT_DIR/data/{train,valid,test}.txt and OUT_DIR/model.pth (a state_dict with the tutorial's keys).
+MODEL is the example's --model: LSTM (the default), GRU, RNN_TANH or RNN_RELU; a RNN_RELU state_dict needs
+--nonlinearity relu wherever it is read.
 The training loop is the word_language_model example's (SGD, lr 20, clip 0.25, batch 20, bptt 35, dropout 0.5);
 with MAX_SECONDS it stops after that much training time (the benchmark model in the README was trained for a
 bounded time on a shared 2-core machine: it is a trained model, not a converged one).
@@ -23,12 +26,17 @@ import torch.nn as nn
 NTOKEN = 33278
 
 
-class LSTMModel(nn.Module):
-    def __init__(self, ntoken, ninp, nhid, nlayers, dropout=0.5):
+class RNNModel(nn.Module):
+    def __init__(self, kind, ntoken, ninp, nhid, nlayers, dropout=0.5):
         super().__init__()
         self.drop = nn.Dropout(dropout)
         self.encoder = nn.Embedding(ntoken, ninp)
-        self.rnn = nn.LSTM(ninp, nhid, nlayers, dropout=dropout)
+        if kind in ('LSTM', 'GRU'):
+            self.rnn = getattr(nn, kind)(ninp, nhid, nlayers, dropout=dropout)
+        else:
+            self.rnn = nn.RNN(ninp, nhid, nlayers, nonlinearity={'RNN_TANH': 'tanh', 'RNN_RELU': 'relu'}[kind],
+                              dropout=dropout)
+        self.kind = kind
         self.decoder = nn.Linear(nhid, ntoken)
         self.encoder.weight.data.uniform_(-0.1, 0.1)
         self.decoder.bias.data.zero_()
@@ -42,7 +50,8 @@ class LSTMModel(nn.Module):
 
     def init_hidden(self, bsz):
         w = next(self.parameters())
-        return (w.new_zeros(self.nlayers, bsz, self.nhid), w.new_zeros(self.nlayers, bsz, self.nhid))
+        h = w.new_zeros(self.nlayers, bsz, self.nhid)
+        return (h, h.clone()) if self.kind == 'LSTM' else h
 
 
 def words(path):
@@ -55,6 +64,9 @@ def main():
     src, outdir = sys.argv[1], sys.argv[2]
     epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     max_seconds = float(sys.argv[4]) if len(sys.argv) > 4 else float('inf')
+    kind = sys.argv[5].upper() if len(sys.argv) > 5 else 'LSTM'
+    if kind not in ('LSTM', 'GRU', 'RNN_TANH', 'RNN_RELU'):
+        raise SystemExit('MODEL must be LSTM, GRU, RNN_TANH or RNN_RELU, got %r' % sys.argv[5])
     began = time.time()
     data = os.path.join(outdir, 'data')
     os.makedirs(data, exist_ok=True)
@@ -83,7 +95,7 @@ def main():
 
     torch.manual_seed(1111)
     torch.set_num_threads(2)
-    model = LSTMModel(NTOKEN, 512, 256, 5, 0.5)
+    model = RNNModel(kind, NTOKEN, 512, 256, 5, 0.5)
     crit = nn.CrossEntropyLoss()
     bsz, bptt, lr, clip = 20, 35, 20.0, 0.25
 
@@ -111,7 +123,7 @@ def main():
         for batch, i in enumerate(range(0, train.size(0) - 1, bptt)):
             sl = min(bptt, train.size(0) - 1 - i)
             x, y = train[i:i + sl], train[i + 1:i + 1 + sl].reshape(-1)
-            hidden = tuple(h.detach() for h in hidden)
+            hidden = tuple(h.detach() for h in hidden) if kind == 'LSTM' else hidden.detach()
             model.zero_grad()
             out, hidden = model(x, hidden)
             loss = crit(out.view(-1, NTOKEN), y)

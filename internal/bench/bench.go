@@ -20,18 +20,23 @@ import (
 
 // Config says what to compare.
 type Config struct {
-	Exe       string   // the lstmq binary to time
-	Model     string   // float32 PyTorch checkpoint (.pth)
-	Data      string   // corpus folder: train.txt, valid.txt, test.txt
-	MaxTokens int      // first N test tokens; 0: all
-	Rounds    int      // alternating rounds (≥ 1)
-	Schemes   []string // int8 schemes to time, e.g. "pytorch", "channel-act8"
-	Anchors   string   // anchors.sh; "" skips PyTorch and ONNX Runtime
-	Python    string   // interpreter for TorchGenerate
-	TorchGen  string   // torch_generate.py; "" skips PyTorch's generation speed
-	GenWords  int      // words for the generation speed; 0 skips it
-	WorkDir   string   // where the quantized files go
-	Log       io.Writer
+	Exe          string   // the lstmq binary to time
+	Model        string   // float32 PyTorch checkpoint: a state_dict (.pth) or the example's torch.save(model) (.pt)
+	Nonlinearity string   // a state_dict RNN's nonlinearity, tanh or relu; "": the files' default (tanh)
+	Kind         string   // the model's kind (LSTM, GRU, RNN_TANH, RNN_RELU), for the table
+	Arch         string   // the model's layers in one line, for the table
+	Data         string   // corpus folder: train.txt, valid.txt, test.txt
+	MaxTokens    int      // first N rows of batchify(test, BatchSize) (at batch 1, N tokens); 0: all
+	BatchSize    int      // sequences side by side in every run (≥ 1)
+	Threads      int      // threads of every run (≥ 1)
+	Rounds       int      // alternating rounds (≥ 1)
+	Schemes      []string // int8 schemes to time, e.g. "pytorch", "channel-act8"
+	Anchors      string   // bench/anchors/anchors.sh; "" skips PyTorch and ONNX Runtime
+	Python       string   // interpreter for the anchors and TorchGen; "": their default
+	TorchGen     string   // torch_generate.py; "" skips PyTorch's generation speed
+	GenWords     int      // words for the generation speed; 0 skips it
+	WorkDir      string   // where the quantized files go
+	Log          io.Writer
 }
 
 // Run is one timed evaluation.
@@ -43,6 +48,9 @@ type Run struct {
 	Seconds float64 `json:"seconds"`
 	Tokens  int     `json:"tokens"`
 	RSSMB   float64 `json:"rss_mb,omitempty"` // peak resident set, lstmq only
+
+	Threads   int `json:"threads,omitempty"`    // as the run reported it
+	BatchSize int `json:"batch_size,omitempty"` // as the run reported it
 }
 
 // Result is everything Compare measured.
@@ -51,6 +59,10 @@ type Result struct {
 	Sizes map[string]float64 `json:"size_mb"`         // by lstmq variant: file given to eval
 	Gen   map[string]float64 `json:"gen_words_per_s"` // "lstmq fp32", "lstmq int8", "pytorch fp32", "pytorch int8"
 	CPU   string             `json:"cpu"`
+
+	Kind      string `json:"kind,omitempty"` // LSTM, GRU, RNN_TANH or RNN_RELU
+	Threads   int    `json:"threads"`
+	BatchSize int    `json:"batch_size"`
 }
 
 func (c *Config) logf(format string, a ...any) {
@@ -65,15 +77,14 @@ type variant struct{ name, file string }
 // Compare quantizes the model once per scheme, then runs the rounds: lstmq's
 // variants and the anchors back to back, the anchors first on even rounds.
 func Compare(ctx context.Context, c Config) (*Result, error) {
-	if c.Rounds < 1 {
-		c.Rounds = 1
-	}
-	res := &Result{Sizes: map[string]float64{}, Gen: map[string]float64{}, CPU: CPUName()}
+	c.defaults()
+	res := &Result{Sizes: map[string]float64{}, Gen: map[string]float64{}, CPU: CPUName(),
+		Kind: c.Kind, Threads: c.Threads, BatchSize: c.BatchSize}
 	vs := []variant{{"fp32", c.Model}}
 	for _, s := range c.Schemes {
 		f := filepath.Join(c.WorkDir, "model."+s+".safetensors")
 		c.logf("quantizing %s (%s)", c.Model, s)
-		if _, err := c.lstmq(ctx, "quantize", "--model", c.Model, "--data", c.Data, "--out", f, "--scheme", s); err != nil {
+		if _, err := c.lstmq(ctx, c.modelArgs("quantize", c.Model, "--data", c.Data, "--out", f, "--scheme", s)...); err != nil {
 			return nil, err
 		}
 		vs = append(vs, variant{s, f})
@@ -116,6 +127,21 @@ func Compare(ctx context.Context, c Config) (*Result, error) {
 	return res, nil
 }
 
+// defaults puts the zero values of the counts at 1.
+func (c *Config) defaults() {
+	c.Rounds, c.Threads, c.BatchSize = max(c.Rounds, 1), max(c.Threads, 1), max(c.BatchSize, 1)
+}
+
+// modelArgs is an lstmq command line for the model file: cmd --model file
+// [--nonlinearity nl] args...
+func (c *Config) modelArgs(cmd, file string, args ...string) []string {
+	a := []string{cmd, "--model", file}
+	if c.Nonlinearity != "" {
+		a = append(a, "--nonlinearity", c.Nonlinearity)
+	}
+	return append(a, args...)
+}
+
 // lstmq runs the binary and returns its standard output.
 func (c *Config) lstmq(ctx context.Context, args ...string) ([]byte, error) {
 	out, _, err := c.command(ctx, c.Exe, args...)
@@ -148,8 +174,9 @@ func lastLine(s string) string {
 }
 
 func (c *Config) evalRun(ctx context.Context, v variant) (Run, error) {
-	out, rss, err := c.command(ctx, c.Exe, "eval", "--model", v.file, "--data", c.Data, "--threads", "1",
-		"--max-tokens", strconv.Itoa(c.MaxTokens), "--json")
+	out, rss, err := c.command(ctx, c.Exe, c.modelArgs("eval", v.file, "--data", c.Data,
+		"--threads", strconv.Itoa(c.Threads), "--batch-size", strconv.Itoa(c.BatchSize),
+		"--max-tokens", strconv.Itoa(c.MaxTokens), "--json")...)
 	if err != nil {
 		return Run{}, err
 	}
@@ -161,34 +188,71 @@ func (c *Config) evalRun(ctx context.Context, v variant) (Run, error) {
 	return r, nil
 }
 
-// anchors runs one round of anchors.sh (PyTorch and ONNX Runtime, fp32 and
-// int8) and appends its JSON lines.
+// anchorArgs is the command line of one round of the anchors script:
+// bench/anchors/anchors.sh [options] MODEL DATA ROWS.
+func (c *Config) anchorArgs() []string {
+	a := []string{c.Anchors, "--threads", strconv.Itoa(max(c.Threads, 1)), "--batch-size", strconv.Itoa(max(c.BatchSize, 1))}
+	if c.Nonlinearity != "" {
+		a = append(a, "--nonlinearity", c.Nonlinearity)
+	}
+	return append(a, c.Model, c.Data, strconv.Itoa(c.MaxTokens))
+}
+
+// anchors runs one round of the anchors script (PyTorch and ONNX Runtime,
+// fp32 and int8 where the runtime has it) and appends its runs.
 func (c *Config) anchors(ctx context.Context, round int, res *Result) error {
 	if c.Anchors == "" {
 		return nil
 	}
 	c.logf("round %d/%d: anchors (PyTorch, ONNX Runtime)", round, c.Rounds)
-	cmd := exec.CommandContext(ctx, "bash", c.Anchors, c.Model, c.Data, strconv.Itoa(c.MaxTokens), "1")
+	cmd := exec.CommandContext(ctx, "bash", c.anchorArgs()...)
+	if c.Python != "" {
+		cmd.Env = append(os.Environ(), "PYTHON="+c.Python)
+	}
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = c.Log
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: %w", c.Anchors, err)
 	}
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(line, "{") {
-			continue
-		}
-		var r Run
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			return fmt.Errorf("%s printed %q: %w", c.Anchors, line, err)
+	runs, err := ParseAnchors(&out)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Anchors, err)
+	}
+	for _, r := range runs {
+		// A script that ignored --threads or --batch-size would time
+		// something else than the lstmq rows beside it.
+		if r.Threads != 0 && r.Threads != c.Threads || r.BatchSize != 0 && r.BatchSize != c.BatchSize {
+			return fmt.Errorf("%s: %s %s ran with %d thread(s) at batch %d; asked for %d at batch %d",
+				c.Anchors, r.Impl, r.Which, r.Threads, r.BatchSize, c.Threads, c.BatchSize)
 		}
 		r.Round = round
 		res.Runs = append(res.Runs, r)
 	}
-	return sc.Err()
+	return nil
+}
+
+// ParseAnchors reads the anchors' standard output: one JSON object per
+// line, {"impl", "which", "loss", "seconds", "tokens", …}, among lines that
+// do not start with '{', which it skips. A run needs impl, which and seconds.
+func ParseAnchors(r io.Reader) ([]Run, error) {
+	var runs []Run
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var run Run
+		if err := json.Unmarshal(line, &run); err != nil {
+			return nil, fmt.Errorf("line %d %q: %w", n, line, err)
+		}
+		if run.Impl == "" || run.Which == "" || run.Seconds <= 0 {
+			return nil, fmt.Errorf("line %d %q: want impl, which and seconds > 0", n, line)
+		}
+		runs = append(runs, run)
+	}
+	return runs, sc.Err()
 }
 
 var genRate = regexp.MustCompile(`\(([0-9.]+) words/s`)
@@ -201,8 +265,8 @@ func (c *Config) generation(ctx context.Context, vs []variant, res *Result) erro
 			break
 		}
 		c.logf("generation: lstmq %s", v.name)
-		cmd := exec.CommandContext(ctx, c.Exe, "generate", "--model", v.file, "--data", c.Data, "--threads", "1",
-			"--words", strconv.Itoa(c.GenWords), "--out", os.DevNull)
+		cmd := exec.CommandContext(ctx, c.Exe, c.modelArgs("generate", v.file, "--data", c.Data,
+			"--threads", strconv.Itoa(c.Threads), "--words", strconv.Itoa(c.GenWords), "--out", os.DevNull)...)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		if err := cmd.Run(); err != nil {
@@ -224,7 +288,12 @@ func (c *Config) generation(ctx context.Context, vs []variant, res *Result) erro
 	}
 	for _, which := range []string{"fp32", "int8"} {
 		c.logf("generation: pytorch %s", which)
-		out, _, err := c.command(ctx, c.Python, c.TorchGen, c.Model, strconv.Itoa(c.GenWords), which)
+		py := c.Python
+		if py == "" {
+			py = "/usr/bin/python3"
+		}
+		out, _, err := c.command(ctx, py, c.TorchGen, c.Model, strconv.Itoa(c.GenWords), which,
+			strconv.Itoa(c.Threads), c.Nonlinearity)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,14 @@
 package bench
 
-import "testing"
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
 
 // TestGenRate parses the line lstmq generate prints on standard error.
 func TestGenRate(t *testing.T) {
@@ -26,5 +34,183 @@ func TestMedian(t *testing.T) {
 	}
 	if _, _, _, ok := r.Median("pytorch", "int8"); ok {
 		t.Error("no runs, ok")
+	}
+}
+
+func TestParseAnchors(t *testing.T) {
+	out := `anchors: a progress line that went to stdout
+{"impl": "pytorch", "which": "fp32", "kind": "GRU", "loss": 5.25, "seconds": 2.5, "tokens": 19999, "threads": 2, "batch_size": 1, "round": 1}
+
+{"impl":"ort","which":"fp32","kind":"GRU","loss":5.2500001,"seconds":1.25,"tokens":19999,"threads":2,"batch_size":1, "round": 1}
+`
+	runs, err := ParseAnchors(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Run{
+		{Impl: "pytorch", Which: "fp32", Round: 1, Loss: 5.25, Seconds: 2.5, Tokens: 19999, Threads: 2, BatchSize: 1},
+		{Impl: "ort", Which: "fp32", Round: 1, Loss: 5.2500001, Seconds: 1.25, Tokens: 19999, Threads: 2, BatchSize: 1},
+	}
+	if !reflect.DeepEqual(runs, want) {
+		t.Errorf("got %+v\nwant %+v", runs, want)
+	}
+	for _, bad := range []string{
+		`{"impl": "ort", "which": "fp32", "seconds": 1`,      // cut short
+		`{"impl": "ort", "which": "fp32", "loss": 5}`,        // no seconds
+		`{"which": "int8", "seconds": 1, "loss": 5}`,         // no impl
+		`{"impl": "ort", "which": "fp32", "seconds": "one"}`, // wrong type
+	} {
+		if _, err := ParseAnchors(strings.NewReader("anchors: x\n" + bad + "\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("%s: err %v, want one naming line 2", bad, err)
+		}
+	}
+}
+
+// fakeScript writes an executable shell script into dir.
+func fakeScript(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte("#!/usr/bin/env bash\nset -eu\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// fakeLstmq stands in for the lstmq binary: quantize writes --out, eval
+// prints its JSON with the --threads and --batch-size it was given; every
+// command line goes to $dir/lstmq.args.
+const fakeLstmq = `echo "$*" >> "$(dirname "$0")/lstmq.args"
+cmd=$1; shift
+out= threads=0 batch=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--out) out=$2; shift ;;
+	--threads) threads=$2; shift ;;
+	--batch-size) batch=$2; shift ;;
+	esac
+	shift
+done
+case $cmd in
+quantize) printf '0123456789' > "$out" ;;
+eval) printf '{"model":"m","loss":5.3,"tokens":57,"seconds":0.5,"quantization":"x","bptt":25,"batch_size":%d,"threads":%d}\n' "$batch" "$threads" ;;
+*) echo "fake lstmq: $cmd" >&2; exit 2 ;;
+esac
+`
+
+// fakeAnchors prints what bench/anchors/anchors.sh prints for a GRU (no ORT
+// int8 row), at the threads and batch size it reads from $dir/reply, and
+// records its command line in $dir/anchors.args.
+const fakeAnchors = `here=$(dirname "$0")
+echo "$*" >> "$here/anchors.args"
+read threads batch < "$here/reply"
+echo "anchors: round 1/1: pytorch fp32" >&2
+for w in fp32:2.0:5.30 int8:4.0:5.31; do
+	IFS=: read which sec loss <<< "$w"
+	echo "{\"impl\": \"pytorch\", \"which\": \"$which\", \"kind\": \"GRU\", \"loss\": $loss, \"seconds\": $sec, \"tokens\": 57, \"threads\": $threads, \"batch_size\": $batch, \"round\": 1}"
+done
+echo "{\"impl\":\"ort\",\"which\":\"fp32\",\"kind\":\"GRU\",\"loss\":5.30,\"seconds\":1.0,\"tokens\":57,\"threads\":$threads,\"batch_size\":$batch, \"round\": 1}"
+`
+
+func TestCompareWithFakeAnchors(t *testing.T) {
+	dir := t.TempDir()
+	var log strings.Builder
+	c := Config{
+		Exe:          fakeScript(t, dir, "lstmq", fakeLstmq),
+		Anchors:      fakeScript(t, dir, "anchors.sh", fakeAnchors),
+		Model:        filepath.Join(dir, "gru.pth"),
+		Nonlinearity: "relu",
+		Kind:         "GRU",
+		Arch:         "Embedding(291, 16), GRU(16, 16, num_layers=2), Linear(16, 291)",
+		Data:         "corpus",
+		MaxTokens:    20,
+		Threads:      2,
+		BatchSize:    3,
+		Rounds:       2,
+		Schemes:      []string{"pytorch"},
+		WorkDir:      dir,
+		Log:          &log,
+	}
+	for name, text := range map[string]string{"reply": "2 3\n", "gru.pth": strings.Repeat("x", 250000)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := Compare(context.Background(), c)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if res.Kind != "GRU" || res.Threads != 2 || res.BatchSize != 3 || len(res.Runs) != 2*5 {
+		t.Fatalf("kind %q threads %d batch %d, %d runs: %+v", res.Kind, res.Threads, res.BatchSize, len(res.Runs), res.Runs)
+	}
+	// Every row ran with the threads and batch size asked for.
+	args, _ := os.ReadFile(filepath.Join(dir, "anchors.args"))
+	if want := "--threads 2 --batch-size 3 --nonlinearity relu " + c.Model + " corpus 20\n"; string(args) != want+want {
+		t.Errorf("anchors ran with\n%s want twice\n%s", args, want)
+	}
+	args, _ = os.ReadFile(filepath.Join(dir, "lstmq.args"))
+	for _, want := range []string{
+		"quantize --model " + c.Model + " --nonlinearity relu --data corpus --out " + filepath.Join(dir, "model.pytorch.safetensors") + " --scheme pytorch",
+		"eval --model " + c.Model + " --nonlinearity relu --data corpus --threads 2 --batch-size 3 --max-tokens 20 --json",
+	} {
+		if !strings.Contains(string(args), want+"\n") {
+			t.Errorf("lstmq ran with\n%s lacking\n%s", args, want)
+		}
+	}
+	for _, r := range res.Runs {
+		if r.Threads != 2 || r.BatchSize != 3 || r.Round < 1 || r.Round > 2 {
+			t.Errorf("run %+v", r)
+		}
+	}
+
+	var tab strings.Builder
+	res.WriteTable(&tab, c)
+	got := tab.String()
+	t.Logf("table:\n%s", got)
+	for _, want := range []string{
+		"Model: GRU: Embedding(291, 16), GRU(16, 16, num_layers=2), Linear(16, 291)\n",
+		"; 2 threads; batch 3: first 20 rows of batchify(test, 3); 2 round(s)",
+		"| pytorch fp32 | – | 5.3000 | +0.0000 | 2.00 |",
+		"| pytorch int8 | – | 5.3100 | +0.0100 | 4.00 |",
+		"| ort fp32 | – | 5.3000 | +0.0000 | 1.00 |",
+		// 0.5 s against ORT fp32 1.0 s and PyTorch fp32 2.0 s.
+		"| lstmq fp32 | 0.2 | 5.3000 | +0.0000 | 0.50 | 0.50 | 0.25 | 1.00 |",
+		// int8: no ORT int8 GRU, so against ORT fp32; PyTorch int8 4.0 s.
+		"| lstmq int8 pytorch | 0.0 | 5.3000 | +0.0000 | 0.50 | 0.50 (fp32) | 0.12 | 1.00 |",
+		"ONNX Runtime has no int8 kernels for a GRU",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "ort int8") {
+		t.Errorf("table has an ort int8 row:\n%s", got)
+	}
+
+	// An anchors script that ignores --threads is refused.
+	if err := os.WriteFile(filepath.Join(dir, "reply"), []byte("1 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.Schemes = nil
+	if _, err := Compare(context.Background(), c); err == nil || !strings.Contains(err.Error(), "1 thread(s) at batch 3; asked for 2 at batch 3") {
+		t.Errorf("err %v", err)
+	}
+}
+
+func TestDataLabel(t *testing.T) {
+	for _, c := range []struct {
+		rows, batch int
+		want        string
+	}{
+		{20000, 1, "first 20000 test tokens, batch 1"},
+		{0, 1, "all test tokens, batch 1"},
+		{500, 16, "batch 16: first 500 rows of batchify(test, 16)"},
+		{0, 4, "batch 4: all rows of batchify(test, 4)"},
+	} {
+		if got := dataLabel(c.rows, c.batch); got != c.want {
+			t.Errorf("dataLabel(%d, %d) = %q, want %q", c.rows, c.batch, got, c.want)
+		}
 	}
 }

@@ -13,11 +13,22 @@ import (
 
 // WriteTable prints the comparison as a Markdown table, then the
 // generation speeds.
+//
+// An lstmq row's × ONNX Runtime and × PyTorch compare it with the anchor of
+// its precision. ONNX Runtime has int8 LSTMs only: for the other kinds an
+// int8 row is compared with ORT fp32 instead, and the cell says so.
 func (r *Result) WriteTable(w io.Writer, c Config) {
-	fmt.Fprintf(w, "CPU: %s; one thread; first %s test tokens; %d round(s), median seconds\n\n", r.CPU, tokensLabel(c.MaxTokens), c.Rounds)
+	c.defaults()
+	if m := strings.Trim(c.Kind+": "+c.Arch, ": "); m != "" {
+		fmt.Fprintf(w, "Model: %s\n", m)
+	}
+	fmt.Fprintf(w, "CPU: %s; %s; %s; %d round(s), median seconds\n\n", r.CPU, plural(c.Threads, "thread"),
+		dataLabel(c.MaxTokens, c.BatchSize), c.Rounds)
 	fmt.Fprintln(w, "| run | size MB | loss | loss − fp32 | seconds | × ONNX Runtime | × PyTorch | × lstmq fp32 | peak RSS MB (× file) |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	fpSec, fpLoss, _, _ := r.Median("lstmq", "fp32")
+	_, _, _, ortInt8 := r.Median("ort", "int8")
+	_, _, _, ortFP32 := r.Median("ort", "fp32")
 	row := func(impl, which, anchor string) {
 		sec, loss, rss, ok := r.Median(impl, which)
 		if !ok {
@@ -35,11 +46,18 @@ func (r *Result) WriteTable(w io.Writer, c Config) {
 			size = fmt.Sprintf("%.1f", r.Sizes[which])
 			mem = fmt.Sprintf("%.0f (%.2f)", rss, rss/r.Sizes[which])
 			vsORT, vsPT = ratio("ort", anchor), ratio("pytorch", anchor)
+			if anchor == "int8" && !ortInt8 && ortFP32 {
+				vsORT = ratio("ort", "fp32") + " (fp32)"
+			}
 			if fpSec > 0 {
 				vsFP = fmt.Sprintf("%.2f", sec/fpSec)
 			}
 		}
-		fmt.Fprintf(w, "| %s %s | %s | %.4f | %+.4f | %.2f | %s | %s | %s | %s |\n", impl, which, size, loss, loss-fpLoss, sec, vsORT, vsPT, vsFP, mem)
+		name := impl + " " + which
+		if impl == "lstmq" && anchor == "int8" {
+			name = "lstmq int8 " + which // which is the scheme
+		}
+		fmt.Fprintf(w, "| %s | %s | %.4f | %+.4f | %.2f | %s | %s | %s | %s |\n", name, size, loss, loss-fpLoss, sec, vsORT, vsPT, vsFP, mem)
 	}
 	for _, a := range []string{"pytorch", "ort"} {
 		row(a, "fp32", "")
@@ -49,8 +67,18 @@ func (r *Result) WriteTable(w io.Writer, c Config) {
 	for _, s := range c.Schemes {
 		row("lstmq", s, "int8")
 	}
+	if ortFP32 && !ortInt8 && len(c.Schemes) > 0 {
+		what := "this model"
+		if c.Kind != "" && c.Kind != "LSTM" {
+			what = "a " + c.Kind
+		}
+		fmt.Fprintf(w, "\nONNX Runtime has no int8 kernels for %s: the int8 rows' × ONNX Runtime is against ORT fp32.\n", what)
+	}
+	if strings.HasPrefix(c.Kind, "RNN") {
+		fmt.Fprintln(w, "quantize_dynamic leaves nn.RNN in float: pytorch int8 and lstmq int8 pytorch quantize the decoder only.")
+	}
 	if len(r.Gen) > 0 {
-		fmt.Fprintf(w, "\nBatch-1 generation (%d words, one thread), words/s:", c.GenWords)
+		fmt.Fprintf(w, "\nBatch-1 generation (%d words, %s), words/s:", c.GenWords, plural(c.Threads, "thread"))
 		for _, k := range []string{"lstmq fp32", "lstmq int8", "pytorch fp32", "pytorch int8"} {
 			if v, ok := r.Gen[k]; ok {
 				fmt.Fprintf(w, " %s %.0f;", k, v)
@@ -63,11 +91,24 @@ func (r *Result) WriteTable(w io.Writer, c Config) {
 	}
 }
 
-func tokensLabel(n int) string {
-	if n == 0 {
-		return "all"
+// dataLabel says which test tokens the runs read.
+func dataLabel(rows, batch int) string {
+	switch {
+	case batch <= 1 && rows == 0:
+		return "all test tokens, batch 1"
+	case batch <= 1:
+		return fmt.Sprintf("first %d test tokens, batch 1", rows)
+	case rows == 0:
+		return fmt.Sprintf("batch %d: all rows of batchify(test, %d)", batch, batch)
 	}
-	return fmt.Sprint(n)
+	return fmt.Sprintf("batch %d: first %d rows of batchify(test, %d)", batch, rows, batch)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // Roofline is the throughput of the matrix kernels on the decoder's shape

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lstmq/lstmq/internal/atomicfile"
 	"github.com/lstmq/lstmq/internal/bench"
+	"github.com/lstmq/lstmq/model"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -20,30 +21,34 @@ func newBenchCmd() *cobra.Command {
 		cfg              bench.Config
 		schemes, jsonOut string
 		roofline         bool
-		nonlinearity     string
 	)
 	c := &cobra.Command{
 		Use:   "bench --model M.pth --data DIR",
 		Short: "Time lstmq against PyTorch and ONNX Runtime on the tutorial's evaluation",
-		Long: `Time lstmq (fp32 and each int8 scheme) and the anchors (PyTorch and ONNX Runtime,
-fp32 and int8, from ../shared/bench/anchors.sh) on the same checkpoint and test
-tokens, one thread, alternating for --rounds rounds, and print one table: size,
-loss, median seconds, time ratios, peak memory; then batch-1 generation speed
-and the kernels' roofline on the decoder's shape.
+		Long: `Time lstmq (fp32 and each int8 scheme) and the anchors (PyTorch fp32 and int8,
+ONNX Runtime fp32 and, for an LSTM, int8: ONNX Runtime has no int8 GRU or RNN)
+on the same checkpoint and test tokens, alternating for --rounds rounds, with
+--threads threads and --batch-size sequences in every run, and print one table:
+the model's kind, size, loss, median seconds, time ratios, peak memory; then
+generation speed and the kernels' roofline on the decoder's shape.
 
-The anchors need Debian's python3-torch and Node.js (anchors.sh installs them);
-lstmq itself needs neither. --anchors "" times lstmq alone.`,
+The anchors are the project's bench/anchors/anchors.sh (found from the working
+directory up, as in a checkout); they need Debian's python3-torch and
+onnxruntime-node (the script installs what is missing, npm ci into a cache
+folder); lstmq itself needs neither. --anchors "" times lstmq alone.`,
 		Args: cobra.NoArgs,
 	}
 	f := c.Flags()
-	flagModel(f, &cfg.Model, &nonlinearity)
+	flagModel(f, &cfg.Model, &cfg.Nonlinearity)
 	flagData(f, &cfg.Data)
-	f.IntVar(&cfg.MaxTokens, "max-tokens", 20000, "first N test tokens (0: all)")
+	f.IntVar(&cfg.MaxTokens, "max-tokens", 20000, "first N test tokens (0: all); with --batch-size B, the first N rows of batchify(test, B)")
+	f.IntVar(&cfg.Threads, "threads", 1, "threads of every run: lstmq's --threads, torch.set_num_threads, ONNX Runtime's intraOpNumThreads")
+	f.IntVar(&cfg.BatchSize, "batch-size", 1, "sequences evaluated side by side in every run (batchify(test, B))")
 	f.IntVar(&cfg.Rounds, "rounds", 3, "alternating rounds")
 	f.StringVar(&schemes, "schemes", "pytorch,channel-act8,channel-act8-emb8", "comma-separated int8 schemes to time")
-	f.StringVar(&cfg.Anchors, "anchors", filepath.Join("..", "shared", "bench", "anchors.sh"), "anchors.sh (\"\": skip PyTorch and ONNX Runtime)")
-	f.StringVar(&cfg.Python, "python", "/usr/bin/python3", "Python with torch, for PyTorch's generation speed")
-	f.StringVar(&cfg.TorchGen, "torch-generate", filepath.Join("bench", "torch_generate.py"), "PyTorch generation script (\"\": skip)")
+	f.StringVar(&cfg.Anchors, "anchors", defaultAnchors, "the anchors script (\"\": skip PyTorch and ONNX Runtime)")
+	f.StringVar(&cfg.Python, "python", "/usr/bin/python3", "Python with torch, for the anchors and PyTorch's generation speed")
+	f.StringVar(&cfg.TorchGen, "torch-generate", defaultTorchGen, "PyTorch generation script (\"\": skip)")
 	f.IntVar(&cfg.GenWords, "gen-words", 1000, "words for the generation speed (0: skip)")
 	f.StringVar(&jsonOut, "json", "", "also write all runs as JSON to this file")
 	f.BoolVar(&roofline, "roofline", true, "measure the kernels on the decoder's shape")
@@ -51,22 +56,26 @@ lstmq itself needs neither. --anchors "" times lstmq alone.`,
 		if cfg.Model == "" || cfg.Data == "" {
 			return usagef("--model and --data are required")
 		}
-		if cfg.MaxTokens < 0 || cfg.Rounds < 1 || cfg.GenWords < 0 {
-			return usagef("--max-tokens and --gen-words must be >= 0, --rounds >= 1")
+		if cfg.MaxTokens < 0 || cfg.Rounds < 1 || cfg.GenWords < 0 || cfg.Threads < 1 || cfg.BatchSize < 1 {
+			return usagef("--max-tokens and --gen-words must be >= 0, --rounds, --threads and --batch-size >= 1")
+		}
+		if cfg.MaxTokens == 1 {
+			return usagef("--max-tokens must be 0 (all) or at least 2: the first token has no target")
 		}
 		if schemes != "" {
 			cfg.Schemes = strings.Split(schemes, ",")
 		}
-		for _, p := range []*string{&cfg.Anchors, &cfg.TorchGen} {
-			if *p != "" {
-				if _, err := os.Stat(*p); err != nil {
-					return fmt.Errorf("%v (give its path, or \"\" to skip it)", err)
-				}
+		for _, p := range []struct {
+			path *string
+			flag string
+		}{{&cfg.Anchors, "--anchors"}, {&cfg.TorchGen, "--torch-generate"}} {
+			if err := findScript(p.path, c.Flags().Changed(p.flag[2:]), p.flag); err != nil {
+				return err
 			}
 		}
 		// Check the inputs here, with the messages of the other commands,
 		// rather than as the failure of a child process.
-		lm, err := loadModel(cfg.Model, nonlinearity, 0.5)
+		lm, err := loadModel(cfg.Model, cfg.Nonlinearity, 0.5)
 		if err != nil {
 			return err
 		}
@@ -81,6 +90,7 @@ lstmq itself needs neither. --anchors "" times lstmq alone.`,
 			return err
 		}
 		ntok, nhid := lm.model.Tokens(), lm.model.RNN.Hidden()
+		cfg.Kind, cfg.Arch = lm.model.Kind().String(), arch(lm.model)
 		exe, err := os.Executable()
 		if err != nil {
 			return err
@@ -102,7 +112,7 @@ lstmq itself needs neither. --anchors "" times lstmq alone.`,
 		res.WriteTable(out, cfg)
 		if roofline {
 			fmt.Fprintln(out)
-			fmt.Fprint(out, bench.MeasureRoofline(25, ntok, nhid, time.Second))
+			fmt.Fprint(out, bench.MeasureRoofline(25*cfg.BatchSize, ntok, nhid, time.Second))
 		}
 		if jsonOut != "" {
 			return atomicfile.WriteFile(jsonOut, 0o644, func(w io.Writer) error {
@@ -114,4 +124,53 @@ lstmq itself needs neither. --anchors "" times lstmq alone.`,
 		return nil
 	}
 	return c
+}
+
+// The scripts' paths inside a checkout; findScript looks for them from the
+// working directory up, so that `go run ./cmd/lstmq bench` finds them from
+// the repository's root or any folder below it.
+var (
+	defaultAnchors  = filepath.Join("bench", "anchors", "anchors.sh")
+	defaultTorchGen = filepath.Join("bench", "torch_generate.py")
+)
+
+// findScript checks that *path exists ("" skips the script). A default
+// relative path not found in the working directory is looked for in its
+// parents, and *path set to the first found.
+func findScript(path *string, changed bool, flag string) error {
+	if *path == "" {
+		return nil
+	}
+	_, err := os.Stat(*path)
+	if err == nil {
+		return nil
+	}
+	if changed || filepath.IsAbs(*path) {
+		return fmt.Errorf("%s: %w (give its path, or %s \"\" to skip it)", flag, err, flag)
+	}
+	wd, werr := os.Getwd()
+	if werr != nil {
+		return fmt.Errorf("%s: %w", flag, werr)
+	}
+	for dir := wd; ; {
+		p := filepath.Join(dir, *path)
+		if _, err := os.Stat(p); err == nil {
+			*path = p
+			return nil
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			break
+		}
+		dir = up
+	}
+	return fmt.Errorf("%s: %s is in an lstmq checkout, and not in %s or a folder above it (run from the checkout, give its path, or %s \"\" to skip it)",
+		flag, *path, wd, flag)
+}
+
+// arch is the model's layers as PyTorch names them, on one line.
+func arch(m *model.Model) string {
+	r := m.RNN
+	return fmt.Sprintf("Embedding(%d, %d), %s(%d, %d, num_layers=%d), Linear(%d, %d)",
+		m.Tokens(), r.Input(), m.Kind().Module(), r.Input(), r.Hidden(), r.Layers(), r.Hidden(), m.Tokens())
 }
