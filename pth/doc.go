@@ -99,5 +99,9 @@
 // versions add entries: with byteorder ("little", after data.pkl) and
 // .data/serialization_id (40 digits, last), as PyTorch 2.1 to 2.6 write,
 // the same layout rules give 427 bytes more, 113944064: the 113.944064 MB
-// the tutorial prints.
+// the tutorial prints. With SaveOptions.Legacy they write the legacy format
+// (_use_new_zipfile_serialization=False) byte for byte as 1.13 does, the
+// storages named by the tensors' Storage (for a legacy file Load read, the
+// addresses PyTorch named them by), so a legacy file is written back
+// unchanged and SizeWith gives its size.
 package pth

@@ -26,8 +26,6 @@ var updateFuzzCorpus = flag.Bool("pth.update-fuzz-corpus", false, "rewrite testd
 // never panic; what loads must be consistent and survive a Save round trip.
 func FuzzLoad(f *testing.F) {
 	// Seeds: testdata/fuzz/FuzzLoad, written by TestWriteFuzzCorpus.
-	recoverPanics = false
-	f.Cleanup(func() { recoverPanics = true })
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sd, err := Read(bytes.NewReader(b), int64(len(b)), "fuzz.pth")
 		if err != nil {

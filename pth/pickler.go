@@ -22,6 +22,11 @@ const (
 	opSetItems   = 'u'
 	opBinPersID  = 'Q'
 	opNewFalse   = 0x89
+	opNewTrue    = 0x88
+	opNone       = 'N'
+	opEmptyList  = ']'
+	opAppend     = 'a'
+	opAppends    = 'e'
 	opBinPut     = 'q'
 	opLongBinPut = 'r'
 	opBinGet     = 'h'

@@ -71,6 +71,10 @@ type StateDict struct {
 	// (torch.save(model)), whose state_dict() Keys and Tensors then are;
 	// nil for a state dict.
 	Module *Module
+	// Legacy is true for a file in the format torch.save writes with
+	// _use_new_zipfile_serialization=False, false for a zip archive.
+	// SaveOptions.Legacy writes it.
+	Legacy bool
 }
 
 // Quantized reports whether the state dict holds quantized tensors or
@@ -86,12 +90,6 @@ func (sd *StateDict) Quantized() bool {
 	}
 	return false
 }
-
-// recoverPanics turns a panic in Read into an error. The fuzzer switches
-// it off so that a panic in this package's own code is a failure. Panics in
-// gopickle (it indexes unchecked on some malformed pickles) are always
-// turned into errors, by unpickle.
-var recoverPanics = true
 
 // Load reads the checkpoint at path. Errors name path as given and say
 // where in the file the problem is and what was expected, on one line:
@@ -113,19 +111,12 @@ func Load(path string) (*StateDict, error) {
 }
 
 // Read reads a checkpoint of size bytes from r. Errors start with name
-// (a path, say). Read never panics: any malformed input yields an error
-// naming the file.
+// (a path, say). Any malformed input yields an error naming the file; a
+// panic would be a bug in this package, and is not recovered (the tests
+// and fuzzers see it; the lstmq command reports it as an internal error).
+// Only gopickle's own panics on malformed pickles become errors (unpickle).
 func Read(r io.ReaderAt, size int64, name string) (sd *StateDict, err error) {
 	name = show(name)
-	if recoverPanics {
-		defer func() {
-			// The checks in this package are meant to make this
-			// unreachable; it is the last line of defence.
-			if p := recover(); p != nil {
-				sd, err = nil, fmt.Errorf("%s: malformed checkpoint (%s)", name, show(fmt.Sprint(p)))
-			}
-		}()
-	}
 	if size < 0 {
 		return nil, fmt.Errorf("%s: negative size %d", name, size)
 	}
@@ -159,6 +150,7 @@ func Read(r io.ReaderAt, size int64, name string) (sd *StateDict, err error) {
 	if sd, err = l.stateDict(); err != nil {
 		return nil, err
 	}
+	sd.Legacy = head[0] != 'P'
 	if err := l.verifyAll(); err != nil {
 		return nil, l.wrap(err)
 	}

@@ -36,6 +36,10 @@ type SaveOptions struct {
 	// LSTMModelMetadata() for the tutorial's model, StateDict.Metadata to
 	// write back what a file held.
 	Metadata []ModuleVersion
+	// Legacy selects the format torch.save(sd, path,
+	// _use_new_zipfile_serialization=False) writes (see SaveWith) instead
+	// of the zip archive. StateDict.Legacy tells which a file is.
+	Legacy bool
 }
 
 // Save writes tensors as a plain OrderedDict state dict: SaveWith with no
@@ -62,6 +66,21 @@ func Save(path string, keys []string, tensors map[string]*Tensor) error {
 // _metadata attribute of opts, if any (BUILD). Storages are numbered in
 // the order keys first use them. torch.load(path, weights_only=True) and
 // load_state_dict read the file.
+//
+// With opts.Legacy, the file is what PyTorch 1.13 writes with
+// _use_new_zipfile_serialization=False instead, byte for byte: five
+// pickles at protocol 2 one after the other — the magic number, the
+// protocol version 1001, the system info {'protocol_version': 1001,
+// 'little_endian': True, 'type_sizes': {'short': 2, 'int': 4, 'long': 4}},
+// the state dict as above but for the persistent ids, ('storage',
+// torch.FloatStorage, key, "cpu", numel, None) with the key a new string
+// each time, and the list of the storage keys in string order — then, for
+// each key in that order, the storage's element count as a little-endian
+// int64 and its raw float32s. PyTorch names a legacy storage by its address
+// in memory (str(storage._cdata)); SaveWith names it by the Storage of the
+// first tensor using it, which for a legacy file Load read is the key the
+// file gave it (so writing back what Load read gives the same bytes), or by
+// its number ("0", "1", …) when that is empty or taken by another storage.
 //
 // All storages are float32, whatever Tensor.DType says. Keys whose tensors
 // have the same non-empty Storage and equal shapes and data are written as
@@ -130,6 +149,7 @@ func archiveName(path string) string {
 
 // encoder holds a checked state dict ready to be written.
 type encoder struct {
+	legacy   bool
 	pickle   []byte
 	storages []*stored // by storage number
 }
@@ -144,6 +164,7 @@ type stored struct {
 func newEncoder(keys []string, tensors map[string]*Tensor, opts SaveOptions) (*encoder, error) {
 	var order []*stored
 	byID := map[string]*stored{}
+	names := map[string]bool{"": true} // legacy storage keys taken
 	seen := map[string]bool{}
 	refs := make([]*stored, len(keys))
 	for i, k := range keys {
@@ -173,18 +194,35 @@ func newEncoder(keys []string, tensors map[string]*Tensor, opts SaveOptions) (*e
 			continue
 		}
 		s := &stored{key: strconv.Itoa(len(order)), t: t}
+		if opts.Legacy {
+			s.key = ""
+			if !names[t.Storage] {
+				s.key = t.Storage
+			}
+			names[s.key] = true
+		}
 		order = append(order, s)
 		if _, ok := byID[t.Storage]; t.Storage != "" && !ok {
 			byID[t.Storage] = s
 		}
 		refs[i] = s
 	}
-	names := map[string]bool{}
+	// Storages whose tensors name none (or a taken one) are numbered, past
+	// the names taken.
+	for i, s := range order {
+		for n := i; s.key == ""; n++ {
+			if k := strconv.Itoa(n); !names[k] {
+				s.key = k
+				names[k] = true
+			}
+		}
+	}
+	modules := map[string]bool{}
 	for _, m := range opts.Metadata {
-		if names[m.Name] {
+		if modules[m.Name] {
 			return nil, fmt.Errorf("metadata: module %q given twice", m.Name)
 		}
-		names[m.Name] = true
+		modules[m.Name] = true
 	}
 
 	var p pickler
@@ -202,14 +240,17 @@ func newEncoder(keys []string, tensors map[string]*Tensor, opts SaveOptions) (*e
 		p.op(opMark)
 		p.memoString("storage")
 		p.memoGlobal("torch", "FloatStorage")
-		if slot, ok := storageSlot[s]; ok {
+		if slot, ok := storageSlot[s]; ok && !opts.Legacy {
 			p.get(slot) // torch hands out one key string per storage
 		} else {
-			p.unicode(s.key)
+			p.unicode(s.key) // a legacy key is str(storage._cdata): new each time
 			storageSlot[s] = p.put()
 		}
 		p.memoString("cpu")
 		p.int(int64(len(s.t.Data)))
+		if opts.Legacy {
+			p.op(opNone) // view_metadata
+		}
 		p.op(opTuple)
 		p.put()
 		p.op(opBinPersID)
@@ -254,11 +295,15 @@ func newEncoder(keys []string, tensors map[string]*Tensor, opts SaveOptions) (*e
 		p.op(opSetItem, opBuild)
 	}
 	p.op(opStop)
-	return &encoder{pickle: p.b, storages: order}, nil
+	return &encoder{legacy: opts.Legacy, pickle: p.b, storages: order}, nil
 }
 
-// write writes the archive, its folder named name.
+// write writes the file: the archive, its folder named name, or the
+// legacy format.
 func (e *encoder) write(w io.Writer, name string) error {
+	if e.legacy {
+		return e.writeLegacy(w)
+	}
 	z := newZipWriter(w)
 	prefix := name + "/"
 	if err := z.entry(prefix+"data.pkl", int64(len(e.pickle)), func(w io.Writer) error {
@@ -272,18 +317,7 @@ func (e *encoder) write(w io.Writer, name string) error {
 	buf := make([]byte, 0, 64<<10)
 	for _, s := range sorted {
 		err := z.entry(prefix+"data/"+s.key, 4*int64(len(s.t.Data)), func(w io.Writer) error {
-			for d := s.t.Data; len(d) > 0; {
-				n := min(len(d), cap(buf)/4)
-				b := buf[:0]
-				for _, x := range d[:n] {
-					b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
-				}
-				if _, err := w.Write(b); err != nil {
-					return err
-				}
-				d = d[n:]
-			}
-			return nil
+			return writeFloats(w, s.t.Data, buf)
 		})
 		if err != nil {
 			return err
@@ -296,6 +330,99 @@ func (e *encoder) write(w io.Writer, name string) error {
 		return err
 	}
 	return z.close()
+}
+
+// legacyHeader is the start of every legacy file PyTorch 1.13 writes on a
+// little-endian machine: the magic number 0x1950a86a20f9469cfc6c, the
+// protocol version 1001 and the system info, each a pickle at protocol 2.
+var legacyHeader = func() []byte {
+	var p pickler
+	p.proto(2)
+	p.op(0x8a, 10) // LONG1, 10 bytes
+	p.b = append(p.b, legacyMagic.FillBytes(make([]byte, 10))...)
+	slices.Reverse(p.b[len(p.b)-10:]) // little-endian
+	p.op(opStop)
+	p.proto(2)
+	p.int(legacyProtocol)
+	p.op(opStop)
+	// {'protocol_version': 1001, 'little_endian': True,
+	//  'type_sizes': {'short': 2, 'int': 4, 'long': 4}}, a new pickler.
+	p.memoLen = 0
+	p.proto(2)
+	p.op(opEmptyDict)
+	p.put()
+	p.op(opMark)
+	p.freshString("protocol_version")
+	p.int(legacyProtocol)
+	p.freshString("little_endian")
+	p.op(opNewTrue)
+	p.freshString("type_sizes")
+	p.op(opEmptyDict)
+	p.put()
+	p.op(opMark)
+	for _, ts := range []struct {
+		name string
+		size int64
+	}{{"short", 2}, {"int", 4}, {"long", 4}} {
+		p.freshString(ts.name)
+		p.int(ts.size)
+	}
+	p.op(opSetItems, opSetItems, opStop)
+	return p.b
+}()
+
+// writeLegacy writes the legacy format (see SaveWith).
+func (e *encoder) writeLegacy(w io.Writer) error {
+	sorted := slices.Clone(e.storages)
+	slices.SortFunc(sorted, func(a, b *stored) int { return strings.Compare(a.key, b.key) })
+	// The storage keys: a list, pickled as CPython does an exact list.
+	var p pickler
+	p.proto(2)
+	p.op(opEmptyList)
+	p.put()
+	if len(sorted) == 1 {
+		p.freshString(sorted[0].key)
+		p.op(opAppend)
+	}
+	for start := 0; len(sorted) > 1 && start < len(sorted); start += batchSize {
+		p.op(opMark)
+		for _, s := range sorted[start:min(start+batchSize, len(sorted))] {
+			p.freshString(s.key)
+		}
+		p.op(opAppends)
+	}
+	p.op(opStop)
+	for _, b := range [][]byte{legacyHeader, e.pickle, p.b} {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	buf := make([]byte, 0, 64<<10)
+	for _, s := range sorted {
+		if _, err := w.Write(binary.LittleEndian.AppendUint64(buf[:0], uint64(len(s.t.Data)))); err != nil {
+			return err
+		}
+		if err := writeFloats(w, s.t.Data, buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFloats writes d as little-endian float32s through buf.
+func writeFloats(w io.Writer, d []float32, buf []byte) error {
+	for len(d) > 0 {
+		n := min(len(d), cap(buf)/4)
+		b := buf[:0]
+		for _, x := range d[:n] {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		d = d[n:]
+	}
+	return nil
 }
 
 // sameTensor reports whether a and b have equal shapes and bitwise equal data.

@@ -307,3 +307,96 @@ func TestSaveErrors(t *testing.T) {
 		t.Errorf("scalar %+v, empty %+v", s, e)
 	}
 }
+
+// TestSaveLegacyMatchesTorch checks SaveWith's legacy format byte for byte
+// against files PyTorch 1.13 wrote with _use_new_zipfile_serialization=False
+// (gen.py): writing back what Load read (keys, tensors, _metadata and the
+// storage names, which PyTorch takes from the storages' addresses) gives
+// the same bytes, tied storages written once; SizeWith counts them.
+func TestSaveLegacyMatchesTorch(t *testing.T) {
+	for _, name := range []string{"tied_legacy.pth", "deep_legacy.pth"} {
+		t.Run(name, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join(fixtures, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := loadFixture(t, name)
+			if !src.Legacy {
+				t.Fatal("Load: Legacy false for a legacy file")
+			}
+			opts := SaveOptions{Metadata: src.Metadata, Legacy: true}
+			path := filepath.Join(t.TempDir(), "other_name.pth") // the name does not matter
+			if err := SaveWith(path, src.Keys, src.Tensors, opts); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				i := 0
+				for i < min(len(got), len(want)) && got[i] == want[i] {
+					i++
+				}
+				t.Fatalf("%d bytes, torch wrote %d; first difference at offset %d:\n got % x\nwant % x",
+					len(got), len(want), i, got[i:min(i+32, len(got))], want[i:min(i+32, len(want))])
+			}
+			if n, err := SizeWith(path, src.Keys, src.Tensors, opts); err != nil || n != int64(len(want)) {
+				t.Errorf("SizeWith: %d, %v; want %d", n, err, len(want))
+			}
+		})
+	}
+}
+
+// TestSaveLegacyRoundTrip checks what no fixture has: storages with no
+// name (numbered), a name two storages give (the second numbered), one
+// storage (its key list pickled with APPEND) and more than 1000 (APPENDS
+// batches, memo slots past 255), each read back by Load.
+func TestSaveLegacyRoundTrip(t *testing.T) {
+	for _, n := range []int{1, 2, 1001} {
+		var keys []string
+		ts := map[string]*Tensor{}
+		for i := range n {
+			k := "k" + strconv.Itoa(i)
+			storage := ""
+			if i%3 == 1 {
+				storage = "shared" // same name, different data: not tied
+			}
+			keys = append(keys, k)
+			ts[k] = &Tensor{Shape: []int{2}, Data: []float32{float32(i), -float32(i)}, Storage: storage}
+		}
+		path := filepath.Join(t.TempDir(), "x.pth")
+		if err := SaveWith(path, keys, ts, SaveOptions{Legacy: true}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Load(path)
+		if err != nil {
+			t.Fatalf("%d keys: %v", n, err)
+		}
+		if !got.Legacy || !slices.Equal(got.Keys, keys) {
+			t.Fatalf("%d keys: legacy %v, keys %v", n, got.Legacy, got.Keys[:min(3, len(got.Keys))])
+		}
+		storages := map[string]bool{}
+		for _, k := range keys {
+			if !slices.Equal(got.Tensors[k].Data, ts[k].Data) {
+				t.Fatalf("%d keys: %s = %v, saved %v", n, k, got.Tensors[k].Data, ts[k].Data)
+			}
+			storages[got.Tensors[k].Storage] = true
+		}
+		if len(storages) != n {
+			t.Errorf("%d keys: %d storages", n, len(storages))
+		}
+		if size, err := SizeWith(path, keys, ts, SaveOptions{Legacy: true}); err != nil || size != fileSize(t, path) {
+			t.Errorf("%d keys: SizeWith %d, %v; the file has %d bytes", n, size, err, fileSize(t, path))
+		}
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}

@@ -76,9 +76,11 @@ func TestInspect(t *testing.T) {
 	}
 	// 291·12 + 3 layers of LSTM weights and biases + 291·10 + 291.
 	n := 291*12 + (40*12 + 40*10 + 80) + 2*(40*10+40*10+80) + 291*10 + 291
-	// testdata/torch/save_ref/deep.pth is torch.save(model.state_dict()) of
-	// this model by PyTorch 1.13: 41541 bytes.
-	if !strings.Contains(out, "Parameters: "+strconv.Itoa(n)+"\n") || !strings.Contains(out, "Size (MB): 0.041541 ") {
+	// The size is what torch.save(model.state_dict()) wrote in the file's
+	// own layout: the file's 41477 bytes (gen.py's model has no dropout
+	// module in its _metadata; the tutorial's LSTMModel's state dict of
+	// these weights, save_ref/deep.pth, has 41541).
+	if !strings.Contains(out, "Parameters: "+strconv.Itoa(n)+"\n") || !strings.Contains(out, "Size (MB): 0.041477 ") {
 		t.Errorf("want Parameters: %d and a Size (MB) line, got\n%s", n, out)
 	}
 }

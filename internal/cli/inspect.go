@@ -40,9 +40,10 @@ func newInspectCmd() *cobra.Command {
 		}
 		fmt.Fprintf(out, "Parameters: %d\n", checkpoint.CountParams(p))
 		// The size torch.save(model.state_dict()) writes under this file's
-		// name (the zip archive's folder is named after it): a PyTorch
-		// state_dict's own size.
-		size, err := checkpoint.StateDictSizeAs(p, strings.TrimSuffix(modelPath, filepath.Ext(modelPath))+".pth")
+		// name (the zip archive's folder is named after it) in the file's
+		// own layout (zip or legacy, its _metadata and storage names): a
+		// PyTorch state_dict's own size.
+		size, err := lm.file.Layout.Size(strings.TrimSuffix(modelPath, filepath.Ext(modelPath))+".pth", p)
 		if err != nil {
 			return err
 		}

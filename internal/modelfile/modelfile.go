@@ -22,6 +22,10 @@ type File struct {
 	// RecordsDropout is true when the file records the dropout that
 	// print(model) shows (lstmq's .safetensors); a .pth does not.
 	RecordsDropout bool
+	// Layout is a float32 .pth's: its format, _metadata and storage
+	// names, with which Params save (or are sized) as PyTorch wrote them;
+	// the zero Layout for other files.
+	Layout checkpoint.Layout
 }
 
 // Read reads the model at path, telling the formats apart by their first
@@ -70,7 +74,7 @@ func Read(path, nonlinearity string) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &File{Path: path, Model: model.New(*p, checkpoint.Dropout(sd)), Params: p, Scheme: "fp32",
-		RecordsDropout: sd.Module != nil}, nil
+		RecordsDropout: sd.Module != nil, Layout: checkpoint.LayoutOf(sd)}, nil
 }
 
 // isSafetensors reports whether path starts as a safetensors file does: an
