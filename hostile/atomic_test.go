@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,32 +56,47 @@ func bigModel(t *testing.T, v int) (pth, dir string) {
 
 // killMidWrite starts lstmq quantize --out dir/name and SIGKILLs it as soon
 // as it has its temporary file open: an unnamed one, seen in /proc as
-// "dir/#inode (deleted)", or .NAME.tmp* in dir where O_TMPFILE is missing.
-// It reports false if the command finished before that was seen.
-func killMidWrite(t *testing.T, pth, data, dir, name, scheme string) bool {
+// "dir/#inode (deleted)" (Linux with O_TMPFILE), or a new .NAME.tmp* in dir
+// (the named fallback, on any system). It reports whether it killed the
+// run, and whether the file it saw was a named one; false if the command
+// finished before a temporary file was seen.
+func killMidWrite(t *testing.T, pth, data, dir, name, scheme string) (killed, named bool) {
 	t.Helper()
+	abs := filepath.Join(work, dir)
+	pattern := filepath.Join(abs, "."+name+".tmp*")
+	before, _ := filepath.Glob(pattern) // a killed run's, which this one may remove
 	cmd := exec.Command(bin, "quantize", "--model", pth, "--data", data, "--out", filepath.Join(dir, name), "--scheme", scheme)
 	cmd.Dir = work
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	abs := filepath.Join(work, dir)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	kill := func() {
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
-			return false
+			return false, false
 		default:
 		}
-		fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", cmd.Process.Pid))
-		for _, fd := range fds {
-			l, _ := os.Readlink(fd)
-			if strings.HasPrefix(l, filepath.Join(abs, "#")) || strings.HasPrefix(l, filepath.Join(abs, "."+name+".tmp")) {
-				cmd.Process.Signal(syscall.SIGKILL)
-				<-done
-				return true
+		tmps, _ := filepath.Glob(pattern)
+		for _, tmp := range tmps {
+			if !slices.Contains(before, tmp) {
+				kill()
+				return true, true
+			}
+		}
+		if runtime.GOOS == "linux" {
+			fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", cmd.Process.Pid))
+			for _, fd := range fds {
+				if l, _ := os.Readlink(fd); strings.HasPrefix(l, filepath.Join(abs, "#")) {
+					kill()
+					return true, false
+				}
 			}
 		}
 		time.Sleep(100 * time.Microsecond)
@@ -87,21 +104,27 @@ func killMidWrite(t *testing.T, pth, data, dir, name, scheme string) bool {
 	cmd.Process.Kill()
 	<-done
 	t.Fatal("quantize neither finished nor wrote a temporary file in 30 s")
-	return false
+	return false, false
 }
 
 // TestKilledQuantize kills lstmq quantize while it writes its output: the
 // output must then be absent (first write) or the previous version, byte
-// for byte, and nothing else may be left in the folder (the temporary file
-// is opened with O_TMPFILE and has no name until it is complete).
+// for byte. With O_TMPFILE (Linux) the temporary file has no name until it
+// is complete, and nothing else may be left in the folder. With a named
+// temporary file (LSTMQ_ATOMICFILE=named, other systems), a killed run may
+// leave its .NAME.tmp* file, which the next run writing NAME removes: after
+// one, nothing else is left in the folder either.
 func TestKilledQuantize(t *testing.T) {
 	pth, data := bigModel(t, 10001)
 	os.MkdirAll(filepath.Join(work, "atomic"), 0o755)
+	named := false // a kill saw a named temporary file
 	// Before any version exists.
 	killed := false
 	for try := 0; try < 5 && !killed; try++ {
 		os.Remove(filepath.Join(work, "atomic", "first.safetensors"))
-		killed = killMidWrite(t, pth, data, "atomic", "first.safetensors", "pytorch")
+		var n bool
+		killed, n = killMidWrite(t, pth, data, "atomic", "first.safetensors", "pytorch")
+		named = named || n
 	}
 	if !killed {
 		t.Fatal("quantize always finished before its temporary file was seen")
@@ -115,22 +138,41 @@ func TestKilledQuantize(t *testing.T) {
 	prev := read(t, out)
 	for try := 0; try < 3; try++ {
 		start := time.Now()
-		k := killMidWrite(t, pth, data, "atomic", "m.safetensors", "channel")
-		t.Logf("try %d: killed %v after %v", try, k, time.Since(start))
+		k, n := killMidWrite(t, pth, data, "atomic", "m.safetensors", "channel")
+		named = named || n
+		t.Logf("try %d: killed %v (named temporary file %v) after %v", try, k, n, time.Since(start))
 		if k {
 			if now := read(t, out); !bytes.Equal(now, prev) {
 				t.Fatalf("killed write changed %s (%d bytes, was %d)", out, len(now), len(prev))
 			}
 		}
 	}
-	ents, _ := os.ReadDir(filepath.Join(work, "atomic"))
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	if len(names) != 1 {
-		t.Errorf("folder after the kills holds %q, want only m.safetensors", names)
-	}
 	// The previous version still loads.
 	wantOK(t, lstmq(t, "inspect", "--model", out))
+	left := func() []string {
+		ents, _ := os.ReadDir(filepath.Join(work, "atomic"))
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	if !named {
+		if names := left(); len(names) != 1 {
+			t.Errorf("folder after the kills holds %q, want only m.safetensors", names)
+		}
+		return
+	}
+	for _, n := range left() {
+		if n != "m.safetensors" && !strings.HasPrefix(n, ".first.safetensors.tmp") && !strings.HasPrefix(n, ".m.safetensors.tmp") {
+			t.Errorf("folder after the kills holds %s", n)
+		}
+	}
+	// Later runs writing the same files (a small model: quick) remove
+	// what the killed ones left.
+	wantOK(t, lstmq(t, "quantize", "--model", "deep.pth", "--data", "corpus", "--out", filepath.Join("atomic", "first.safetensors")))
+	wantOK(t, lstmq(t, "quantize", "--model", "deep.pth", "--data", "corpus", "--out", out))
+	if names := left(); !slices.Equal(names, []string{"first.safetensors", "m.safetensors"}) {
+		t.Errorf("folder after later runs holds %q, want only first.safetensors and m.safetensors", names)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // File is a file being written atomically: bytes written to it go to a
@@ -21,9 +23,19 @@ type File struct {
 	done    bool
 }
 
-// forceNamed makes every temporary file a named one, for tests of the
-// fallback.
-var forceNamed = false
+// NamedEnv is the environment variable that, set to "named", makes every
+// temporary file a named one, as where O_TMPFILE is missing: for running
+// any test (go test ./..., the lstmq binary the hostile suite starts) on
+// the fallback.
+const NamedEnv = "LSTMQ_ATOMICFILE"
+
+// forceNamed makes every temporary file a named one (NamedEnv, or tests).
+var forceNamed = os.Getenv(NamedEnv) == "named"
+
+// started is when this process started (near enough: when the package was
+// initialised). A named temporary file last modified before it is from an
+// earlier run (see cleanDebris).
+var started = time.Now()
 
 // Create starts an atomic write of path with permission 0o644 (see CreatePerm).
 func Create(path string) (*File, error) { return CreatePerm(path, 0o644) }
@@ -35,16 +47,51 @@ func CreatePerm(path string, perm os.FileMode) (*File, error) {
 	if dir == "" {
 		dir = "."
 	}
+	cleanDebris(dir, base)
 	if !forceNamed {
-		if f, err := createUnnamed(dir); err == nil {
+		// Locked too: linkUnnamed names it for a moment before Commit
+		// renames it.
+		if f, err := createUnnamed(dir); err == nil && lockTemp(f) == nil {
 			return &File{path: path, perm: perm, f: f, w: bufio.NewWriterSize(f, 1<<16), unnamed: true}, nil
+		} else if err == nil {
+			f.Close()
 		}
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp*")
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
+	if err := lockTemp(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("create %s: lock %s: %w", path, f.Name(), err)
+	}
 	return &File{path: path, perm: perm, f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
+}
+
+// cleanDebris removes what killed runs left of their writes of base in
+// dir: named temporary files "."+base+".tmp*" last modified before this
+// process started and whose writer is gone, which lockTemp's lock tells
+// (staleTemp). A live writer holds its lock (or, on Windows, its file
+// open, which Windows then refuses to delete); a file modified since this
+// process started may be one another run has just created and not yet
+// locked. Errors are ignored: what cannot be removed is left as it was.
+func cleanDebris(dir, base string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + base + ".tmp"
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), prefix) || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(started) {
+			continue
+		}
+		removeStale(filepath.Join(dir, e.Name()))
+	}
 }
 
 // Write writes p to the temporary file through a buffer.
@@ -80,14 +127,22 @@ func (f *File) Commit() error {
 	if err == nil && f.unnamed {
 		tmp, err = linkUnnamed(f.f, f.path)
 	}
-	if cerr := f.f.Close(); err == nil {
+	renamed := false
+	if err == nil && renameOpen {
+		// Renamed while still open, so still locked: a later run's
+		// cleanDebris never sees a complete temporary file unlocked.
+		err = os.Rename(tmp, f.path)
+		renamed = err == nil
+	}
+	// After a successful Sync and rename, a close error loses nothing.
+	if cerr := f.f.Close(); err == nil && !renamed {
 		err = cerr
 	}
-	if err == nil {
+	if err == nil && !renamed {
 		err = os.Rename(tmp, f.path)
 	}
 	if err != nil {
-		if tmp != "" {
+		if tmp != "" && !renamed {
 			os.Remove(tmp)
 		}
 		return fmt.Errorf("write %s: %w", f.path, err)

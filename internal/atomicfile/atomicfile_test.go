@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -175,22 +176,36 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 	}
 }
 
-// helperEnv makes the test binary a slow writer; namedEnv makes it (and
-// the tests) use named temporary files only.
+// helperEnv makes the test binary a slow writer, laterEnv a quick one (a
+// later run); NamedEnv=named makes it (and the tests) use named temporary
+// files only.
 const (
 	helperEnv = "ATOMICFILE_TEST_SLOW_WRITER"
-	namedEnv  = "ATOMICFILE_TEST_NAMED"
+	laterEnv  = "ATOMICFILE_TEST_LATER_WRITER"
 )
+
+// envNamed is whether NamedEnv forces the fallback for the whole run.
+var envNamed = forceNamed
 
 // TestMain turns the test binary into a slow writer when helperEnv is set:
 // it atomically writes a large file to the path in helperEnv, printing
 // "writing" once data has reached the temporary file, and takes seconds, far
-// longer than the parent waits before killing it.
+// longer than the parent waits before killing it. With laterEnv it writes
+// "later\n" to the path in it and exits.
 func TestMain(m *testing.M) {
-	forceNamed = os.Getenv(namedEnv) != ""
 	if path := os.Getenv(helperEnv); path != "" {
 		slowWriter(path)
 		os.Exit(3) // unreachable unless the parent failed to kill us
+	}
+	if path := os.Getenv(laterEnv); path != "" {
+		if err := WriteFile(path, 0o644, func(w io.Writer) error {
+			_, err := io.WriteString(w, "later\n")
+			return err
+		}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -226,15 +241,35 @@ func canUnnamed(dir string) bool {
 	return true
 }
 
+// helperCmd returns the test binary run with env (and NamedEnv=named when
+// the tests use named temporary files).
+func helperCmd(t *testing.T, env ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip("cannot find test binary:", err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, NamedEnv+"=") })
+	cmd.Env = append(cmd.Env, env...)
+	if forceNamed {
+		cmd.Env = append(cmd.Env, NamedEnv+"=named")
+	}
+	return cmd
+}
+
 // TestKilledMidWrite SIGKILLs a process in the middle of an atomic write:
 // the target must be absent or the old file, and nothing else may be left
-// in the folder except, without O_TMPFILE, the named temporary file.
+// in the folder except, without O_TMPFILE, the named temporary file, which
+// the next run writing the same file removes (where the system has the
+// lock atomicfile takes: flock(2) on Linux, macOS and the BSDs, an open
+// handle on Windows). Then nothing is left at all.
 func TestKilledMidWrite(t *testing.T) {
+	defer func() { forceNamed = envNamed }()
 	for _, named := range []bool{false, true} {
-		forceNamed = named
+		forceNamed = named || envNamed
 		t.Run(fmt.Sprintf("named=%v", named), testKilledMidWrite)
 	}
-	forceNamed = false
 }
 
 func testKilledMidWrite(t *testing.T) {
@@ -252,16 +287,7 @@ func testKilledMidWrite(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			exe, err := os.Executable()
-			if err != nil {
-				t.Skip("cannot find test binary:", err)
-			}
-			cmd := exec.Command(exe, "-test.run=^$")
-			cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, namedEnv+"=") })
-			cmd.Env = append(cmd.Env, helperEnv+"="+path)
-			if forceNamed {
-				cmd.Env = append(cmd.Env, namedEnv+"=1")
-			}
+			cmd := helperCmd(t, helperEnv+"="+path)
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -316,6 +342,57 @@ func testKilledMidWrite(t *testing.T) {
 					t.Errorf("unexpected file %s left after kill", e.Name())
 				}
 			}
+
+			// A later run writing the same file leaves only it.
+			if out, err := helperCmd(t, laterEnv+"="+path).CombinedOutput(); err != nil {
+				t.Fatalf("later run: %v: %s", err, out)
+			}
+			if got, _ := os.ReadFile(path); string(got) != "later\n" {
+				t.Errorf("after the later run: %q", got)
+			}
+			if removesStale {
+				assertOnly(t, dir, "big.txt")
+			}
 		})
+	}
+}
+
+// TestCleanDebris checks what a run removes before it writes NAME: the
+// .NAME.tmp* files no writer holds and last modified before it started;
+// not a live writer's, not one modified since it started (which may be a
+// writer's not yet locked), not another file's.
+func TestCleanDebris(t *testing.T) {
+	if !removesStale {
+		t.Skip("no lock to tell a killed writer's temporary file from a live one's on " + runtime.GOOS)
+	}
+	defer func(s time.Time) { started = s }(started)
+	defer func() { forceNamed = envNamed }()
+	forceNamed = true
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.bin")
+	live, err := Create(path) // a live writer's, locked
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Abort()
+	liveName := filepath.Base(live.f.Name())
+	old := time.Now().Add(-time.Hour)
+	for _, name := range []string{".m.bin.tmp1", ".m.bin.tmp2", ".other.bin.tmp1", ".m.bin.tmp3"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if name != ".m.bin.tmp3" { // tmp3: modified after this "run" started
+			os.Chtimes(filepath.Join(dir, name), old, old)
+		}
+	}
+	os.Chtimes(live.f.Name(), old, old)
+	started = time.Now().Add(-time.Minute)
+	cleanDebris(dir, "m.bin")
+	want := []string{".m.bin.tmp3", liveName, ".other.bin.tmp1"}
+	slices.Sort(want)
+	assertOnly(t, dir, want...)
+	fmt.Fprint(live, "live")
+	if err := live.Commit(); err != nil {
+		t.Fatalf("the live writer's Commit: %v", err)
 	}
 }
