@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 
@@ -22,9 +24,41 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-// Main runs lstmq with args and returns the process exit code.
+// Main runs lstmq with args and returns the process exit code. A panic
+// is not recovered: tests and fuzzers calling Main see it. The lstmq
+// command calls Run, which reports it.
 func Main(args []string, stdout, stderr io.Writer) int {
 	return MainContext(context.Background(), args, stdout, stderr)
+}
+
+// DebugEnv is the environment variable that, set to 1, makes Run print
+// the stack of an internal error.
+const DebugEnv = "LSTMQ_DEBUG"
+
+// Run is MainContext for the lstmq process, the one place a panic is
+// recovered: a panic of the command (a bug: bad input is an error, never a
+// panic) becomes one line on stderr, "lstmq: internal error: <value>",
+// and exit code 1; with LSTMQ_DEBUG=1 the stack follows. A panic in
+// another goroutine ends the process as Go does.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			code = internalError(stderr, p, debug.Stack(), os.Getenv(DebugEnv) == "1")
+		}
+	}()
+	return MainContext(ctx, args, stdout, stderr)
+}
+
+// internalError reports the panic value p on one line, and the stack if
+// asked to; it returns the exit code, 1.
+func internalError(stderr io.Writer, p any, stack []byte, withStack bool) int {
+	msg := strings.Join(strings.Fields(fmt.Sprint(p)), " ")
+	if withStack {
+		fmt.Fprintf(stderr, "lstmq: internal error: %s\n%s", msg, stack)
+	} else {
+		fmt.Fprintf(stderr, "lstmq: internal error: %s (%s=1 shows the stack)\n", msg, DebugEnv)
+	}
+	return 1
 }
 
 // MainContext is Main under ctx: commands that take long stop soon after

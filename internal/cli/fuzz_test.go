@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -245,6 +246,64 @@ func FuzzScore(f *testing.F) {
 	})
 }
 
+// FuzzTutorial runs lstmq tutorial on a model file of arbitrary bytes, a
+// corpus whose test split is arbitrary too, and fuzzed flags: the words
+// to generate, the test tokens, the scheme. Bad flags are exit 2 with one
+// line; the text, the JSON and the chart it writes are complete or absent.
+func FuzzTutorial(f *testing.F) {
+	f.Fuzz(func(t *testing.T, mb, test []byte, words, maxTokens uint8, scheme string) {
+		dir, path := fuzzModelDir(t, mb, "test.txt", test)
+		work := t.TempDir()
+		outs := []string{filepath.Join(work, "out.txt"), filepath.Join(work, "cmp.json"), filepath.Join(work, "cmp.svg")}
+		var errb bytes.Buffer
+		code := Main([]string{"tutorial", "--model", path, "--data", dir, "--dropout", "0.2", "--words", strconv.Itoa(int(words)),
+			"--max-tokens", strconv.Itoa(int(maxTokens)), "--scheme", scheme, "--workdir", work,
+			"--out", outs[0], "--json", outs[1], "--chart", outs[2]}, io.Discard, &errb)
+		if code == 2 {
+			if _, err := quant.ParseScheme(scheme); err == nil || strings.Count(errb.String(), "\n") != 1 {
+				t.Fatalf("exit 2 for scheme %q (%v): %q", scheme, err, errb.String())
+			}
+			return
+		}
+		checkModelRun(t, code, errb.String(), dir, path)
+		for _, out := range outs[1:] {
+			checkOutput(t, code, out)
+		}
+	})
+}
+
+// FuzzBench runs lstmq bench --anchors "" (lstmq alone: no PyTorch or
+// ONNX Runtime) on a model file of arbitrary bytes and a corpus whose test
+// split is arbitrary too, one round on a few tokens. bench times lstmq in
+// child processes of its own executable: the test binary, which TestMain
+// turns into lstmq for them.
+func FuzzBench(f *testing.F) {
+	f.Fuzz(func(t *testing.T, mb, test []byte) {
+		dir, path := fuzzModelDir(t, mb, "test.txt", test)
+		out := filepath.Join(t.TempDir(), "bench.json")
+		var errb bytes.Buffer
+		code := Main([]string{"bench", "--model", path, "--data", dir, "--anchors", "", "--torch-generate", "",
+			"--gen-words", "0", "--roofline=false", "--rounds", "1", "--max-tokens", "8", "--schemes", "pytorch",
+			"--json", out}, io.Discard, &errb)
+		checkModelRun(t, code, errb.String(), dir, path)
+		checkOutput(t, code, out)
+	})
+}
+
+// asLstmqEnv makes the test binary run as lstmq (Main on its arguments)
+// when it is started with a command rather than -test flags: bench's
+// children. TestMain sets it for them; the fuzzing workers, started with
+// -test flags, inherit it and run the tests.
+const asLstmqEnv = "LSTMQ_CLI_TEST_AS_LSTMQ"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asLstmqEnv) == "1" && len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Setenv(asLstmqEnv, "1")
+	os.Exit(m.Run())
+}
+
 // fuzzModels are small models of fuzzCorpus's 6 words: float32 .pth
 // (untied and tied) and quantized .safetensors of two schemes.
 func fuzzModels(t *testing.T) map[string][]byte {
@@ -326,6 +385,28 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// seedArgs writes a seed of []byte, uint8 and string arguments.
+	seedArgs := func(target, name string, args ...any) {
+		var b strings.Builder
+		b.WriteString("go test fuzz v1\n")
+		for _, a := range args {
+			switch a := a.(type) {
+			case []byte:
+				fmt.Fprintf(&b, "[]byte(%q)\n", a)
+			case uint8:
+				fmt.Fprintf(&b, "byte(%d)\n", a)
+			case string:
+				fmt.Fprintf(&b, "string(%q)\n", a)
+			default:
+				t.Fatalf("seed %s/%s: argument of type %T", target, name, a)
+			}
+		}
+		d := filepath.Join("testdata", "fuzz", target)
+		os.MkdirAll(d, 0o755)
+		if err := os.WriteFile(filepath.Join(d, name), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	hostile := map[string][]byte{
 		"empty":         nil,
 		"text":          []byte("hello\n"),
@@ -366,6 +447,17 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	seed("FuzzScore", "bad_utf8", models["tied_true.pth"], []byte("a \xff\n"))
 	seed("FuzzScore", "no_eol_crlf", models["pytorch.safetensors"], []byte("a b\r\nc"))
+	for _, name := range []string{"tied_false.pth", "tied_true.pth"} {
+		b, test := models[name], []byte(fuzzCorpus["test.txt"])
+		seedArgs("FuzzTutorial", name, b, test, uint8(5), uint8(0), "pytorch")
+		seedArgs("FuzzBench", name, b, test)
+	}
+	seedArgs("FuzzTutorial", "act8_short", models["tied_false.pth"], []byte("a b\n"), uint8(0), uint8(2), "channel-act8-emb8")
+	seedArgs("FuzzTutorial", "bad_scheme", models["tied_false.pth"], []byte(fuzzCorpus["test.txt"]), uint8(1), uint8(1), "int4")
+	seedArgs("FuzzTutorial", "quantized_input", models["pytorch.safetensors"], []byte(fuzzCorpus["test.txt"]), uint8(1), uint8(3), "pytorch")
+	seedArgs("FuzzTutorial", "newword", models["tied_true.pth"], []byte("a z\n"), uint8(1), uint8(0), "pytorch")
+	seedArgs("FuzzBench", "quantized_input", models["pytorch.safetensors"], []byte(fuzzCorpus["test.txt"]))
+	seedArgs("FuzzBench", "one_token", models["tied_false.pth"], []byte("a"))
 	for name, s := range map[string][3]string{
 		"plain":    {fuzzCorpus["train.txt"], fuzzCorpus["valid.txt"], fuzzCorpus["test.txt"]},
 		"empty":    {"", "a\n", "b\n"},
