@@ -12,9 +12,10 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/torch/quant/model_pytorch.safetensors")
 
 // TestCommittedModelFile saves the PyTorch fixture model quantized with
-// scheme "pytorch" and compares the bytes with the committed file, which
-// testdata/torch/check_safetensors.py reads with json and struct alone and
-// checks against PyTorch's int_repr(). Run with -update to rewrite it.
+// scheme "pytorch" and compares the bytes with the committed file, whose
+// every tensor TestCommittedModelFileMatchesPyTorch compares with PyTorch's
+// (and testdata/torch/check_safetensors.py reads with json and struct
+// alone). Run with -update to rewrite it.
 func TestCommittedModelFile(t *testing.T) {
 	mf, p := loadModelFixture(t)
 	m, err := Quantize(p, PyTorch)
