@@ -45,6 +45,7 @@ func write(path, cmd string, body func(*gen)) {
 func main() {
 	q8 := flag.String("q8", "", "write the int8 kernels to this file")
 	f32 := flag.String("f32", "", "write the float32 kernels to this file")
+	stubs := flag.String("f32stubs", "", "write the float32 kernels' Go declarations and dispatch to this file")
 	flag.Parse()
 	cmd := "go run -tags generate ./arm64 (in _asm) " + strings.Join(os.Args[1:], " ")
 	if *q8 != "" {
@@ -52,5 +53,8 @@ func main() {
 	}
 	if *f32 != "" {
 		write(*f32, cmd, genF32)
+	}
+	if *stubs != "" {
+		writeF32Stubs(*stubs, cmd)
 	}
 }

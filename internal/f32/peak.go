@@ -18,12 +18,14 @@ const assumedGHz = 3.0
 //
 //	peak = 2 FMA pipes × lanes × 2 flops × GHz
 //
-// with 16 lanes for AVX-512, 8 for AVX2 and 1 for the generic code (scalar
+// with 16 lanes for AVX-512, 8 for AVX2, 4 for NEON and 1 for the generic code (scalar
 // mul + add on two pipes gives the same 4 flops per cycle). Two 512-bit FMA
 // pipes is Zen 4/Zen 5 (and Intel server) hardware. GHz is ClockGHz().
 func PeakGFLOPS() float64 {
 	l := 1.0
 	switch {
+	case impl == cpu.NEON:
+		l = 4
 	case impl >= cpu.AVX512:
 		l = 16
 	case impl == cpu.AVX2:

@@ -19,7 +19,11 @@
 // is exact only for activations ≤ 128 (MaxExactU8: VPMADDUBSW's int16 pair
 // sums a0·w0 + a1·w1 stay in [−32768, 32512]); PyTorch's reduce_range
 // quantization gives codes up to 128 (127.5 rounds to even), and RequireExact
-// sends wider ones to the reference.
+// sends wider ones to the reference. On arm64 (../../_asm/arm64) the kernels
+// are USMMLA (FEAT_I8MM, u8×s8 on 2×8 blocks) or SDOT (FEAT_DotProd, on
+// a−128 with 128·Σ_p W[j,p] added back), both exact for every activation;
+// a core without the dot product runs the reference.
 package q8
 
 //go:generate sh -c "cd ../../_asm && go run ./q8 -out ../internal/q8/q8_amd64.s"
+//go:generate sh -c "cd ../../_asm && go run -tags generate ./arm64 -q8 ../internal/q8/q8_arm64.s"

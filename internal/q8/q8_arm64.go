@@ -8,8 +8,6 @@ import (
 	"github.com/lstmq/lstmq/internal/cpu"
 )
 
-//go:generate sh -c "cd ../../_asm && go run -tags generate ./arm64 -q8 ../internal/q8/q8_arm64.s"
-
 // The arm64 GEMM kernels compute one tile: rows 0..m-1 of the activations
 // (1 ≤ m ≤ 4; a has row stride lda bytes, k ≥ 4) times the 16 columns of the
 // packed panel b (see Packed), into c (row stride ldc elements). rowSums
