@@ -139,6 +139,7 @@ func genF32(g *gen) {
 	for _, t := range f32Tiles {
 		f32Gemm(g, t[0], t[1])
 	}
+	lseKernels(g)
 }
 
 // writeF32Stubs writes the Go declarations and the dispatch of the kernels.
@@ -184,6 +185,19 @@ func gemmNEON(mr, nv int, dst *float32, ldd int, x *float32, ldx int, w *float32
 		fmt.Fprintf(&b, "\tcase %d<<8 | %d:\n\t\t%s(dst, ldd, x, ldx, w, k, ks, bias, pf, pfn, mode)\n", t[0], t[1], f32Name(t[0], t[1]))
 	}
 	fmt.Fprintf(&b, "\tdefault:\n\t\treturn false\n\t}\n\treturn true\n}\n")
+	fmt.Fprintf(&b, `
+// sumExpNEON is the vectorized sum of LogSumExpPortable, n a multiple of 8:
+// cephesSumExp(x[:n], sub), eight float64 lanes in the AVX2 kernel's order.
+//
+//go:noescape
+func sumExpNEON(x *float32, n int, sub float32) float64
+
+// maxNEON returns max x[i] for n a positive multiple of 4 (FMAX: the
+// result is that of Go's max for inputs without NaNs).
+//
+//go:noescape
+func maxNEON(x *float32, n int) float32
+`)
 	if err := os.WriteFile(path, b.Bytes(), 0o666); err != nil {
 		log.Fatal(err)
 	}

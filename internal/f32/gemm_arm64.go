@@ -256,3 +256,15 @@ func gemmNEON(mr, nv int, dst *float32, ldd int, x *float32, ldx int, w *float32
 	}
 	return true
 }
+
+// sumExpNEON is the vectorized sum of LogSumExpPortable, n a multiple of 8:
+// cephesSumExp(x[:n], sub), eight float64 lanes in the AVX2 kernel's order.
+//
+//go:noescape
+func sumExpNEON(x *float32, n int, sub float32) float64
+
+// maxNEON returns max x[i] for n a positive multiple of 4 (FMAX: the
+// result is that of Go's max for inputs without NaNs).
+//
+//go:noescape
+func maxNEON(x *float32, n int) float32
