@@ -34,7 +34,7 @@ func (g genericKernel) mulDequant(dst []float32, a []uint8, m int, sa float32, z
 				case len(w.Scales) > 1:
 					s = w.Scales[j]
 				}
-				v := float32(acc-za*rowSum) * (sa * s)
+				v := float32(float32(acc-za*rowSum) * (sa * s)) // rounded: no fused multiply-add (arm64)
 				if nb == 1 {
 					sum = v
 				} else {
