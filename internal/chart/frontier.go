@@ -83,6 +83,10 @@ func WriteFrontier(path, title string, points []Point) error {
 		l.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
 	}
 	p.Add(l)
+	// Room around the points for the glyphs and the labels to their right.
+	padX, padY := (p.X.Max-p.X.Min)*0.04, (p.Y.Max-p.Y.Min)*0.08
+	p.X.Min, p.X.Max = p.X.Min-padX, p.X.Max+3*padX
+	p.Y.Min, p.Y.Max = p.Y.Min-padY, p.Y.Max+padY
 	const w, h = 8 * vg.Inch, 5 * vg.Inch
 	var canvas vg.CanvasWriterTo
 	if ext == ".png" {
