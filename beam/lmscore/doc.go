@@ -22,9 +22,10 @@
 // worker: every DoFn instance of a worker process with the same settings
 // shares one immutable lstmq.Model (the llama.cpp split: weights shared,
 // a Session of state and scratch per instance). It gathers the lines of a
-// bundle into batches of Options.BatchSize and scores each batch with one
-// Session.Score call, which runs it as one padded batch; the last partial
-// batch is scored in FinishBundle. In float32 the scores do not depend on
+// bundle, 64 batches' worth at a time, and scores them with one
+// Session.Score call, which sorts them by length and runs them in padded
+// batches of Options.BatchSize, as `lstmq score` does with its chunks; the
+// rest of a bundle is scored in FinishBundle. In float32 the scores do not depend on
 // the batch; in int8 the activations' scale is chosen per call over the
 // batch, so batched scores move slightly (see the lstmq documentation).
 //

@@ -53,6 +53,12 @@ func Score(s beam.Scope, cfg ModelConfig, lines beam.PCollection) (results, fail
 	return beam.ParDo2(s, &scoreFn{Config: cfg}, lines)
 }
 
+// chunkBatches is how many batches' worth of lines scoreFn gathers before
+// scoring them with one Score call, which sorts them by length and runs
+// them in padded batches of Config.BatchSize: as `lstmq score` does with
+// its chunks, so that a batch is padded little.
+const chunkBatches = 64
+
 // scoreFn scores lines in batches of Config.BatchSize within a bundle.
 type scoreFn struct {
 	Config ModelConfig
@@ -85,7 +91,7 @@ func (fn *scoreFn) Teardown() error {
 func (fn *scoreFn) ProcessElement(ctx context.Context, l Line, emit func(Result), fail func(Failure)) error {
 	fn.report(ctx)
 	fn.pending = append(fn.pending, l)
-	if len(fn.pending) < max(fn.Config.BatchSize, 1) {
+	if len(fn.pending) < chunkBatches*max(fn.Config.BatchSize, 1) {
 		return nil
 	}
 	return fn.flush(ctx, emit, fail)
