@@ -51,14 +51,21 @@ func (l *Linear) Forward(w *Work, out, x []float32, m int) { l.W.Mul(w.Pool(), o
 
 // ForwardBlocks implements Projection: each block of rows is a Forward of its own.
 func (l *Linear) ForwardBlocks(w *Work, x []float32, m, rows int, emit func(out []float32, r0, r1 int) error) error {
+	return ForwardRowBlocks(l, w, x, m, rows, emit)
+}
+
+// ForwardRowBlocks is ForwardBlocks for a projection whose rows do not
+// interact (no per-call quantization): each block of rows is a Forward of
+// its own, into one scratch buffer.
+func ForwardRowBlocks(p Projection, w *Work, x []float32, m, rows int, emit func(out []float32, r0, r1 int) error) error {
 	mk := w.Mark()
 	defer w.Release(mk)
 	rows = max(rows, 1)
-	out := w.Float32s(min(rows, m) * l.Out())
+	out := w.Float32s(min(rows, m) * p.Out())
 	for r0 := 0; r0 < m; r0 += rows {
 		r1 := min(r0+rows, m)
-		o := out[:(r1-r0)*l.Out()]
-		l.Forward(w, o, x[r0*l.In():r1*l.In()], r1-r0)
+		o := out[:(r1-r0)*p.Out()]
+		p.Forward(w, o, x[r0*p.In():r1*p.In()], r1-r0)
 		if err := emit(o, r0, r1); err != nil {
 			return err
 		}

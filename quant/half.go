@@ -54,19 +54,7 @@ func (l *HalfLinear) Forward(w *model.Work, out, x []float32, m int) {
 // ForwardBlocks implements model.Projection: each block of rows is a
 // Forward of its own (the rows do not interact).
 func (l *HalfLinear) ForwardBlocks(w *model.Work, x []float32, m, rows int, emit func(out []float32, r0, r1 int) error) error {
-	mk := w.Mark()
-	defer w.Release(mk)
-	rows = max(rows, 1)
-	out := w.Float32s(min(rows, m) * l.Out())
-	for r0 := 0; r0 < m; r0 += rows {
-		r1 := min(r0+rows, m)
-		o := out[:(r1-r0)*l.Out()]
-		l.Forward(w, o, x[r0*l.In():r1*l.In()], r1-r0)
-		if err := emit(o, r0, r1); err != nil {
-			return err
-		}
-	}
-	return nil
+	return model.ForwardRowBlocks(l, w, x, m, rows, emit)
 }
 
 func (l *HalfLinear) In() int  { return l.W.Cols() }
