@@ -19,7 +19,8 @@
 # What is missing is installed first: Debian's python3-torch, python3-onnx, libopenblas0-openmp, nodejs, npm
 # (apt-get; sudo when not root), then, unless `npm ci` was run in this folder, onnxruntime-node by `npm ci` of
 # this folder's package.json and package-lock.json into the cache folder, $LSTMQ_ANCHORS_CACHE (default
-# ~/.cache/lstmq-anchors), which also holds the ONNX exports, one folder per checkpoint. $PYTHON is the interpreter (default /usr/bin/python3, Debian's).
+# ~/.cache/lstmq-anchors), which also holds the ONNX exports, one folder per checkpoint. $PYTHON is the
+# interpreter (default /usr/bin/python3, Debian's).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

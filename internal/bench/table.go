@@ -71,6 +71,9 @@ func (r *Result) WriteTable(w io.Writer, c Config) {
 		what := "this model"
 		if c.Kind != "" && c.Kind != "LSTM" {
 			what = "a " + c.Kind
+			if strings.HasPrefix(c.Kind, "RNN") {
+				what = "an " + c.Kind
+			}
 		}
 		fmt.Fprintf(w, "\nONNX Runtime has no int8 kernels for %s: the int8 rows' × ONNX Runtime is against ORT fp32.\n", what)
 	}
