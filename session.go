@@ -145,9 +145,13 @@ func (s *Session) scorePipelined(ctx context.Context, bs [][]int, ids [][]int32,
 		free <- i
 	}
 	stop, done := make(chan struct{}), make(chan struct{})
+	finished := false
 	defer func() {
 		close(stop)
 		<-done
+		if !finished { // a batch may still hold scratch: start afresh next time
+			s.ahead = [2]*model.Work{}
+		}
 	}()
 	go func() {
 		defer close(done)
@@ -180,6 +184,7 @@ func (s *Session) scorePipelined(ctx context.Context, bs [][]int, ids [][]int32,
 			return err
 		}
 	}
+	finished = ctx.Err() == nil
 	return ctx.Err()
 }
 
