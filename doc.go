@@ -1,7 +1,9 @@
-// Package lstmq runs the word-level recurrent language model of PyTorch's
-// word_language_model example (Embedding → multi-layer LSTM → Linear) and
-// of its tutorial "Dynamic Quantization on an LSTM Word Language Model",
-// in float32 or quantized to int8, inside a Go program.
+// Package lstmq runs the word-level recurrent language models of PyTorch's
+// word_language_model example (Embedding → multi-layer LSTM, GRU or RNN →
+// Linear) and of its tutorial "Dynamic Quantization on an LSTM Word
+// Language Model", in float32, 16-bit or int8, inside a Go program. Open
+// reads the example's state_dicts (WithNonlinearity tells a relu RNN from
+// a tanh one) and the model.pt files its main.py saves.
 //
 //	m, err := lstmq.Open("model.pth", lstmq.WithVocabulary("data/wikitext-2"), lstmq.WithThreads(2))
 //	q, err := m.Quantize("pytorch")
