@@ -6,16 +6,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"math"
-	"strconv"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/lstmq/lstmq/internal/jsonl"
 )
 
 func init() {
@@ -66,13 +65,13 @@ type formatResultFn struct {
 func (fn *formatResultFn) ProcessElement(r Result, emit func(string, string)) {
 	var b bytes.Buffer
 	b.WriteString(`{"file":`)
-	writeJSONString(&b, r.File)
+	jsonl.String(&b, r.File)
 	fmt.Fprintf(&b, `,"line":%d,"text":`, r.Line)
-	writeJSONString(&b, r.Text)
+	jsonl.String(&b, r.Text)
 	b.WriteString(`,"logprob":`)
-	writeJSONFloat(&b, r.LogProb)
+	jsonl.Float(&b, r.LogProb)
 	fmt.Fprintf(&b, `,"tokens":%d,"oov":%d,"ppl":`, r.Tokens, r.OOV)
-	writeJSONFloat(&b, r.PPL)
+	jsonl.Float(&b, r.PPL)
 	b.WriteByte('}')
 	line := b.String()
 	emit(ShardName(bucketPrefix(fn.Prefix, fn.Cuts, Bucket(r.PPL, fn.Cuts)), shardOf(line, fn.Shards), fn.Shards), line)
@@ -96,11 +95,11 @@ type formatFailureFn struct {
 func (fn *formatFailureFn) ProcessElement(f Failure, emit func(string, string)) {
 	var b bytes.Buffer
 	b.WriteString(`{"file":`)
-	writeJSONString(&b, f.File)
+	jsonl.String(&b, f.File)
 	fmt.Fprintf(&b, `,"line":%d,"text":`, f.Line)
-	writeJSONString(&b, f.Text)
+	jsonl.String(&b, f.Text)
 	b.WriteString(`,"error":`)
-	writeJSONString(&b, f.Error)
+	jsonl.String(&b, f.Error)
 	b.WriteByte('}')
 	emit(ShardName(fn.Prefix, 0, 1), b.String())
 }
@@ -174,22 +173,4 @@ func writeFiles(s beam.Scope, names []string, keyed ...beam.PCollection) {
 	s = s.Scope("lmscore.Write")
 	all := append([]beam.PCollection{beam.ParDo(s, &shardFilesFn{Names: names}, beam.Impulse(s))}, keyed...)
 	beam.ParDo0(s, &writeShardFn{}, beam.GroupByKey(s, beam.Flatten(s, all...)))
-}
-
-// writeJSONString writes s as a JSON string, "<" and ">" as they are.
-func writeJSONString(b *bytes.Buffer, s string) {
-	e := json.NewEncoder(b)
-	e.SetEscapeHTML(false)
-	e.Encode(s)
-	b.Truncate(b.Len() - 1) // Encode's newline
-}
-
-// writeJSONFloat writes v as a JSON number, or null when it is not finite
-// (a model whose weights hold NaN), as `lstmq score` does.
-func writeJSONFloat(b *bytes.Buffer, v float64) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		b.WriteString("null")
-		return
-	}
-	b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
 }

@@ -110,18 +110,8 @@ keys scheme, bytes, bits_per_weight, loss, loss_delta, kl, top1; --chart FILE
 		if err != nil {
 			return err
 		}
-		lm, err := loadModel(modelPath, nonlinearity, dropout)
+		lm, cp, err := loadFloat(modelPath, nonlinearity, dropout, data)
 		if err != nil {
-			return err
-		}
-		if lm.params == nil {
-			return fmt.Errorf("%s: already quantized (%s); give the float32 .pth", modelPath, lm.quant)
-		}
-		cp, err := loadCorpus(data)
-		if err != nil {
-			return err
-		}
-		if err := lm.checkVocab(data, cp.Dict); err != nil {
 			return err
 		}
 		// The report runs first, so that a failure leaves no output.
@@ -248,18 +238,8 @@ func runSweep(c *cobra.Command, pool *parallel.Pool, modelPath, nonlinearity str
 			return usagef("--chart %s: want a .png or .svg file name", chartPath)
 		}
 	}
-	lm, err := loadModel(modelPath, nonlinearity, dropout)
+	lm, cp, err := loadFloat(modelPath, nonlinearity, dropout, data)
 	if err != nil {
-		return err
-	}
-	if lm.params == nil {
-		return fmt.Errorf("%s: already quantized (%s); give the float32 .pth", modelPath, lm.quant)
-	}
-	cp, err := loadCorpus(data)
-	if err != nil {
-		return err
-	}
-	if err := lm.checkVocab(data, cp.Dict); err != nil {
 		return err
 	}
 	ids, err := split(cp, splitName)
@@ -342,4 +322,24 @@ func runSweep(c *cobra.Command, pool *parallel.Pool, modelPath, nonlinearity str
 		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.6f\t%+.6f\t%.3g\t%.4f\n", r.Scheme, r.Bytes, r.BitsPerWeight, r.Loss, r.LossDelta, r.KL, r.Top1)
 	}
 	return tw.Flush()
+}
+
+// loadFloat reads a float32 model to quantize and the corpus of data,
+// whose dictionary must be the model's.
+func loadFloat(modelPath, nonlinearity string, dropout float64, data string) (*loaded, *corpus.Corpus, error) {
+	lm, err := loadModel(modelPath, nonlinearity, dropout)
+	if err != nil {
+		return nil, nil, err
+	}
+	if lm.params == nil {
+		return nil, nil, fmt.Errorf("%s: already quantized (%s); give the float32 .pth", modelPath, lm.quant)
+	}
+	cp, err := loadCorpus(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := lm.checkVocab(data, cp.Dict); err != nil {
+		return nil, nil, err
+	}
+	return lm, cp, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lstmq/lstmq"
+	"github.com/lstmq/lstmq/internal/jsonl"
 	"github.com/lstmq/lstmq/internal/progress"
 )
 
@@ -222,7 +223,7 @@ func (sc *scorer) score(c *cobra.Command, ls []scoreLine) error {
 		b.WriteString(strconv.FormatInt(l.n, 10))
 		if l.err != nil {
 			b.WriteString(`,"error":`)
-			writeJSONString(&b, l.err.Error())
+			jsonl.String(&b, l.err.Error())
 		} else {
 			r := res[0]
 			res = res[1:]
@@ -233,14 +234,14 @@ func (sc *scorer) score(c *cobra.Command, ls []scoreLine) error {
 			slices.Sort(keys)
 			for _, k := range keys {
 				b.WriteByte(',')
-				writeJSONString(&b, k)
+				jsonl.String(&b, k)
 				b.WriteByte(':')
 				b.Write(l.extra[k])
 			}
 			b.WriteString(`,"logprob":`)
-			writeJSONFloat(&b, r.LogProb)
+			jsonl.Float(&b, r.LogProb)
 			fmt.Fprintf(&b, `,"tokens":%d,"oov":%d,"ppl":`, len(r.Tokens), r.OOV)
-			writeJSONFloat(&b, r.Perplexity())
+			jsonl.Float(&b, r.Perplexity())
 			if sc.perToken {
 				b.WriteString(`,"words":[`)
 				for i, t := range r.Tokens {
@@ -248,9 +249,9 @@ func (sc *scorer) score(c *cobra.Command, ls []scoreLine) error {
 						b.WriteByte(',')
 					}
 					b.WriteString(`{"word":`)
-					writeJSONString(&b, t.Word)
+					jsonl.String(&b, t.Word)
 					b.WriteString(`,"logprob":`)
-					writeJSONFloat(&b, t.LogProb)
+					jsonl.Float(&b, t.LogProb)
 					if t.Unknown {
 						b.WriteString(`,"unknown":true`)
 					}
@@ -271,22 +272,4 @@ func (sc *scorer) score(c *cobra.Command, ls []scoreLine) error {
 		}
 	}
 	return nil
-}
-
-// writeJSONString writes s as a JSON string, "<" and ">" as they are.
-func writeJSONString(b *bytes.Buffer, s string) {
-	e := json.NewEncoder(b)
-	e.SetEscapeHTML(false)
-	e.Encode(s)
-	b.Truncate(b.Len() - 1) // Encode's newline
-}
-
-// writeJSONFloat writes v as a JSON number, or null when it is not finite
-// (a model whose weights hold NaN).
-func writeJSONFloat(b *bytes.Buffer, v float64) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		b.WriteString("null")
-		return
-	}
-	b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
 }
