@@ -18,12 +18,15 @@ import (
 // DoFn to the workers (its fields are serialized), and it is the key under
 // which a worker process shares one opened model between DoFn instances.
 type ModelConfig struct {
-	Model     string // model file: a local path or one on a Beam file system
-	Vocab     string // corpus folder or vocabulary file; "" if the model carries its own
-	Scheme    string // "" for float32, else the int8 scheme Model.Quantize takes
-	Threads   int    // threads of the model's products; < 1: GOMAXPROCS
-	BatchSize int    // sentences per Score call and padded batch
-	MaxWords  int    // longest sentence; < 1: lstmq.DefaultMaxWords
+	Model  string // model file: a local path or one on a Beam file system
+	Vocab  string // corpus folder or vocabulary file; "" if the model carries its own
+	Scheme string // "" for float32, else the int8 scheme Model.Quantize takes
+	// Nonlinearity is a plain RNN state_dict's, "tanh" or "relu" ("": tanh),
+	// as lstmq.WithNonlinearity takes it.
+	Nonlinearity string
+	Threads      int // threads of the model's products; < 1: GOMAXPROCS
+	BatchSize    int // sentences per Score call and padded batch
+	MaxWords     int // longest sentence; < 1: lstmq.DefaultMaxWords
 	// Job keeps the models of two pipelines run by one process apart, so
 	// that each loads its own once (and the metric says so).
 	Job string
@@ -103,7 +106,8 @@ func openModel(ctx context.Context, cfg ModelConfig) (*lstmq.Model, error) {
 			}
 		}
 	}
-	opts := []lstmq.Option{lstmq.WithThreads(cfg.Threads), lstmq.WithBatchSize(cfg.BatchSize), lstmq.WithMaxWords(cfg.MaxWords)}
+	opts := []lstmq.Option{lstmq.WithThreads(cfg.Threads), lstmq.WithBatchSize(cfg.BatchSize), lstmq.WithMaxWords(cfg.MaxWords),
+		lstmq.WithNonlinearity(cfg.Nonlinearity)}
 	if vocab != "" {
 		opts = append(opts, lstmq.WithVocabulary(vocab))
 	}

@@ -29,20 +29,21 @@ import (
 )
 
 var (
-	model     = flag.String("model", "", "model file: a PyTorch state_dict (.pth) or an lstmq .safetensors file; a path every worker can read, or gs://, s3://")
-	data      = flag.String("data", "", "corpus folder with train.txt, valid.txt, test.txt (the model's dictionary comes from them)")
-	vocab     = flag.String("vocab", "", "vocabulary file, one word per line in id order (as lstmq vocab prints it), instead of --data")
-	input     = flag.String("input", "", "glob of the text files to score, one sentence per line")
-	output    = flag.String("output", "", "prefix of the output files: PREFIX-SSSSS-of-NNNNN.jsonl")
-	dead      = flag.String("dead-letter", "", "prefix of the file of lines that could not be scored (default: OUTPUT-deadletter)")
-	shards    = flag.Int("shards", lmscore.DefaultShards, "files per output (per bucket)")
-	buckets   = flag.String("buckets", "", "two perplexity cut-offs, e.g. 30,60: write OUTPUT-head (ppl < 30), -middle and -tail instead of OUTPUT")
-	batch     = flag.Int("batch-size", lstmq.DefaultBatchSize, "sentences scored side by side, gathered within a bundle")
-	threads   = flag.Int("threads", 0, "threads of each worker's model (0: all its cores)")
-	maxWords  = flag.Int("max-words", lstmq.DefaultMaxWords, "longest sentence, in words; a longer line goes to the dead letter")
-	quantize  = flag.String("quantize", "", "int8: quantize the model dynamically first (batched int8 scores differ slightly from one at a time)")
-	scheme    = flag.String("scheme", "pytorch", "quantization scheme with --quantize int8 (pytorch, channel, blockN, …-act8, …-emb8)")
-	jobPrefix = "lstmq-beam"
+	model        = flag.String("model", "", "model file: a PyTorch state_dict (.pth) or an lstmq .safetensors file; a path every worker can read, or gs://, s3://")
+	data         = flag.String("data", "", "corpus folder with train.txt, valid.txt, test.txt (the model's dictionary comes from them)")
+	vocab        = flag.String("vocab", "", "vocabulary file, one word per line in id order (as lstmq vocab prints it), instead of --data")
+	input        = flag.String("input", "", "glob of the text files to score, one sentence per line")
+	output       = flag.String("output", "", "prefix of the output files: PREFIX-SSSSS-of-NNNNN.jsonl")
+	dead         = flag.String("dead-letter", "", "prefix of the file of lines that could not be scored (default: OUTPUT-deadletter)")
+	shards       = flag.Int("shards", lmscore.DefaultShards, "files per output (per bucket)")
+	buckets      = flag.String("buckets", "", "two perplexity cut-offs, e.g. 30,60: write OUTPUT-head (ppl < 30), -middle and -tail instead of OUTPUT")
+	batch        = flag.Int("batch-size", lstmq.DefaultBatchSize, "sentences scored side by side, gathered within a bundle")
+	threads      = flag.Int("threads", 0, "threads of each worker's model (0: all its cores)")
+	maxWords     = flag.Int("max-words", lstmq.DefaultMaxWords, "longest sentence, in words; a longer line goes to the dead letter")
+	quantize     = flag.String("quantize", "", "int8: quantize the model dynamically first (batched int8 scores differ slightly from one at a time)")
+	nonlinearity = flag.String("nonlinearity", "", "a plain RNN state_dict's nonlinearity, tanh or relu (a state_dict does not record it; default tanh)")
+	scheme       = flag.String("scheme", "pytorch", "quantization scheme with --quantize int8 (pytorch, channel, blockN, …-act8, …-emb8)")
+	jobPrefix    = "lstmq-beam"
 )
 
 func main() {
@@ -93,7 +94,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 // options turns the flags into the pipeline's options.
 func options() (lmscore.Options, error) {
 	o := lmscore.Options{
-		ModelConfig: lmscore.ModelConfig{Model: *model, Threads: *threads, BatchSize: *batch, MaxWords: *maxWords},
+		ModelConfig: lmscore.ModelConfig{Model: *model, Nonlinearity: *nonlinearity, Threads: *threads, BatchSize: *batch, MaxWords: *maxWords},
 		Input:       *input, Output: *output, DeadLetter: *dead, Shards: *shards,
 	}
 	if flag.NArg() > 0 {
@@ -116,6 +117,11 @@ func options() (lmscore.Options, error) {
 	}
 	if *shards < 1 {
 		return o, fmt.Errorf("--shards must be >= 1, got %d", *shards)
+	}
+	switch *nonlinearity {
+	case "", "tanh", "relu":
+	default:
+		return o, fmt.Errorf("--nonlinearity must be tanh or relu, got %q", *nonlinearity)
 	}
 	cuts, err := lmscore.ParseCuts(*buckets)
 	if err != nil {

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 // it in this process, on Prism.
 func runWith(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	for _, name := range []string{"model", "data", "vocab", "input", "output", "dead-letter", "shards", "buckets", "batch-size", "threads", "max-words", "quantize", "scheme"} {
+	for _, name := range []string{"model", "data", "vocab", "input", "output", "dead-letter", "shards", "buckets", "batch-size", "threads", "max-words", "quantize", "scheme", "nonlinearity"} {
 		f := flag.Lookup(name)
 		if err := f.Value.Set(f.DefValue); err != nil {
 			t.Fatal(err)
@@ -185,6 +185,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"--model", deepPth, "--data", corpusDir, "--input", glob, "--output", out, "--quantize", "int4"}, "--quantize must be int8"},
 		{[]string{"--model", deepPth, "--data", corpusDir, "--input", glob, "--output", out, "--batch-size", "0"}, "--batch-size"},
 		{[]string{"--model", deepPth, "--data", corpusDir, "--input", glob, "--output", out, "--shards", "0"}, "--shards"},
+		{[]string{"--model", deepPth, "--data", corpusDir, "--input", glob, "--output", out, "--nonlinearity", "sigmoid"}, "--nonlinearity must be tanh or relu"},
 		{[]string{"--model", deepPth, "--data", corpusDir, "--input", glob, "--output", "nosuchfs://b/s"}, `--output nosuchfs://b/s: file system scheme "nosuchfs" not registered`},
 	} {
 		code, stderr := runWith(t, c.args...)
