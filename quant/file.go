@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -36,6 +37,22 @@ import (
 // and the biases F32 as above. F16 is IEEE binary16, BF16 the top half of
 // a float32, both little-endian, as safetensors defines them.
 //
+// A matrix in a low-bit format (q{b}_0, q{b}_1, q{b}_k: LowBit, b bits
+// per code, blocks of 32 inputs, super-blocks of 256) is stored as
+//
+//	{name}                               U8 [rows, ceil(cols·b/8)]: the codes u ∈ [0, 2^b − 1]
+//	                                     of each row packed LSB first (4 bits: code 2i in the
+//	                                     low nibble of byte i, code 2i+1 in the high nibble)
+//	{name}.scale                         F16 [rows, ceil(cols/32)] (_0, _1) or [rows, ceil(cols/256)] (_k)
+//	{name}.min                           F16, as .scale (_1, _k)
+//	{name}.block_scale, .block_min       U8 [rows, ceil(cols/32)], values 0..63 (_k)
+//
+// and reads back as d·u + m per block: _0 d = scale, m = −2^(b−1)·d; _1
+// d = scale, m = min; _k d = scale·block_scale, m = −min·block_min (the
+// super-block's scale and min). A b-bit embedding (-emb{b}, b < 8) packs
+// its codes the same way, with its F32 scale and zero_point as -emb8's.
+// The scheme in the metadata names each matrix's format (its plan).
+//
 // __metadata__ (all strings): format "lstmq", format_version "1", ntoken,
 // ninp, nhid, nlayers, dropout, rnn_type (GRU, RNN_TANH or RNN_RELU; absent
 // for LSTM), scheme (a ParseScheme name, or "fp32"),
@@ -67,6 +84,22 @@ func Save(path string, m *model.Model, vocab []string, meta map[string]string) e
 	return safetensors.Write(path, ts, md)
 }
 
+// FileSize returns the bytes Save would write for m, vocab and meta.
+func FileSize(m *model.Model, vocab []string, meta map[string]string) (int64, error) {
+	ts, md, err := encodeModel(m, vocab)
+	if err != nil {
+		return 0, err
+	}
+	maps.Copy(md, meta)
+	var c counter
+	err = safetensors.Encode(&c, ts, md)
+	return int64(c), err
+}
+
+type counter int64
+
+func (c *counter) Write(b []byte) (int, error) { *c += counter(len(b)); return len(b), nil }
+
 func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[string]string, error) {
 	if _, ok := m.RNN.(*HalfRNN); ok {
 		return encodeHalf(m, vocab)
@@ -82,14 +115,20 @@ func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[stri
 	case *model.Embedding:
 		ts = append(ts, safetensors.FromF32("encoder.weight", []int{ntoken, ninp}, e.Weight))
 	case *Embedding:
-		scheme.Embedding8 = true
-		ts = append(ts, safetensors.FromU8("encoder.weight", []int{ntoken, ninp}, e.Q),
-			safetensors.FromF32("encoder.weight.scale", []int{ntoken}, e.Scales),
-			safetensors.FromF32("encoder.weight.zero_point", []int{ntoken}, e.ZeroPoints))
+		if e.Bits < 8 {
+			scheme.EmbeddingBits = e.Bits
+		} else {
+			scheme.Embedding8 = true
+		}
+		ts = append(ts, e.tensors()...)
 	default:
 		return nil, nil, fmt.Errorf("cannot save an encoder of type %T", m.Encoder)
 	}
 	addWeight := func(name string, w *Weight) {
+		if w.low != nil {
+			ts = append(ts, w.low.tensors(name)...)
+			return
+		}
 		ts = append(ts, safetensors.FromI8(name, []int{w.Rows, w.Cols}, w.Q()))
 		shape := []int{len(w.Scales)}
 		if w.Block > 0 {
@@ -140,8 +179,8 @@ func encodeModel(m *model.Model, vocab []string) ([]safetensors.Tensor, map[stri
 		}
 		addWeight("decoder.weight", d.W)
 		scheme.Weights = d.W.kind()
-		if d.weights != "" {
-			scheme.Weights = d.weights
+		if d.scheme.Weights != "" {
+			scheme.Weights, scheme.Calib, scheme.Plan = d.scheme.Weights, d.scheme.Calib, d.scheme.Plan
 		}
 		bias = d.Bias
 	default:
@@ -327,8 +366,14 @@ func (d *decoder) f32(name string, shape ...int) ([]float32, error) {
 	return t.F32()
 }
 
-// weight reads an int8 weight with its scales, shaped as scheme s says.
-func (d *decoder) weight(name string, rows, cols int, s Scheme) (*Weight, error) {
+// weight reads the int8 or low-bit weight target ("dec", "ih{k}",
+// "hh{k}") with its scales, shaped as scheme s says.
+func (d *decoder) weight(name string, rows, cols int, s Scheme, target string) (*Weight, error) {
+	format := s.weightsFor(target)
+	if f, ok := parseLowBit(format); ok {
+		return d.lowBit(name, rows, cols, f)
+	}
+	s = Scheme{Weights: format}
 	t, err := d.tensor(name, safetensors.I8, rows, cols)
 	if err != nil {
 		return nil, err
@@ -452,24 +497,8 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 	if !fp32 && s.actMax() != int32(qmax) {
 		return nil, nil, fmt.Errorf("metadata act_qmax %d does not fit scheme %s", qmax, s)
 	}
-	if s.Embedding8 {
-		t, err := d.tensor("encoder.weight", safetensors.U8, ntoken, ninp)
-		if err != nil {
-			return nil, nil, err
-		}
-		q, err := t.U8()
-		if err != nil {
-			return nil, nil, err
-		}
-		sc, err := d.f32("encoder.weight.scale", ntoken)
-		if err != nil {
-			return nil, nil, err
-		}
-		zp, err := d.f32("encoder.weight.zero_point", ntoken)
-		if err != nil {
-			return nil, nil, err
-		}
-		if m.Encoder, err = NewEmbedding(q, ntoken, ninp, sc, zp); err != nil {
+	if s.Embedding8 || s.EmbeddingBits > 0 {
+		if m.Encoder, err = d.decodeEmbedding(ntoken, ninp, cmp.Or(s.EmbeddingBits, 8)); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -516,11 +545,11 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 				Whh: f32.NewMatrix(whh, h4, nhid), Bih: bih, Bhh: bhh})
 			continue
 		}
-		wih, err := d.weight(nih, h4, in, s)
+		wih, err := d.weight(nih, h4, in, s, "ih"+strconv.Itoa(k))
 		if err != nil {
 			return nil, nil, err
 		}
-		whh, err := d.weight(nhh, h4, nhid, s)
+		whh, err := d.weight(nhh, h4, nhid, s, "hh"+strconv.Itoa(k))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -544,12 +573,12 @@ func decodeModel(f *safetensors.File) (*model.Model, []string, error) {
 		}
 		m.Decoder = model.NewLinear(w, ntoken, nhid, bias)
 	} else {
-		w, err := d.weight("decoder.weight", ntoken, nhid, s)
+		w, err := d.weight("decoder.weight", ntoken, nhid, s, "dec")
 		if err != nil {
 			return nil, nil, err
 		}
 		dec := NewLinear(w, bias, int32(qmax))
-		dec.weights = s.Weights
+		dec.scheme = s
 		m.Decoder = dec
 	}
 	if err := d.checkUsed(); err != nil {
@@ -583,13 +612,21 @@ func (d *decoder) half(name string, f f16.Format, rows, cols int) (*f16.Matrix, 
 
 // decodeEmbedding8 reads a row-wise 8-bit embedding.
 func (d *decoder) decodeEmbedding8(ntoken, ninp int) (*Embedding, error) {
-	t, err := d.tensor("encoder.weight", safetensors.U8, ntoken, ninp)
+	return d.decodeEmbedding(ntoken, ninp, 8)
+}
+
+// decodeEmbedding reads a row-wise embedding of bits bits per code.
+func (d *decoder) decodeEmbedding(ntoken, ninp, bits int) (*Embedding, error) {
+	t, err := d.tensor("encoder.weight", safetensors.U8, ntoken, packedCols(ninp, bits))
 	if err != nil {
 		return nil, err
 	}
 	q, err := t.U8()
 	if err != nil {
 		return nil, err
+	}
+	if bits < 8 {
+		q = unpackCodes(q, ntoken, ninp, bits)
 	}
 	sc, err := d.f32("encoder.weight.scale", ntoken)
 	if err != nil {
@@ -599,7 +636,12 @@ func (d *decoder) decodeEmbedding8(ntoken, ninp int) (*Embedding, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewEmbedding(q, ntoken, ninp, sc, zp)
+	e, err := NewEmbedding(q, ntoken, ninp, sc, zp)
+	if err != nil {
+		return nil, err
+	}
+	e.Bits = bits
+	return e, nil
 }
 
 // decodeHalf reads the modules of a 16-bit scheme s (format hf) into m.

@@ -259,7 +259,7 @@ func TestGoldenEmbedding(t *testing.T) {
 	var f qparamsFixture
 	readJSON(t, "qparams.json", &f)
 	_, p := loadModelFixture(t)
-	e, err := quantizeEmbedding(p.Encoder, p.NToken, p.NInp)
+	e, err := quantizeEmbedding(p.Encoder, p.NToken, p.NInp, 8)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,7 @@ func quantizeHalf(p *model.Params, s Scheme, f f16.Format) (*model.Model, error)
 	}
 	switch {
 	case s.Embedding8:
-		m.Encoder, err = quantizeEmbedding(p.Encoder, p.NToken, p.NInp)
+		m.Encoder, err = quantizeEmbedding(p.Encoder, p.NToken, p.NInp, 8)
 	case s.Embedding32:
 		m.Encoder = model.NewEmbedding(p.Encoder, p.NToken, p.NInp)
 	default:

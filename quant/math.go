@@ -171,9 +171,17 @@ func quantizeU8(dst []uint8, x []float32, inv float32, zp, qmax int32) {
 // (min_r, max_r are the row's own extremes, 0 not included.) A row is read
 // back as fma(q, scale, −(zp·scale)).
 func QuantizeEmbeddingRows(w []float32, rows int) (q []uint8, scales, zeroPoints []float32) {
-	if rows <= 0 || len(w)%rows != 0 {
-		panic("quant: QuantizeEmbeddingRows: len(w) is not a multiple of rows")
+	return QuantizeEmbeddingRowsBits(w, rows, 8)
+}
+
+// QuantizeEmbeddingRowsBits is QuantizeEmbeddingRows with codes of bits
+// bits (2 to 8): 2^bits − 1 in place of 255, PyTorch's quint4x2 and
+// quint2x4 row-wise rule for 4 and 2 bits.
+func QuantizeEmbeddingRowsBits(w []float32, rows, bits int) (q []uint8, scales, zeroPoints []float32) {
+	if rows <= 0 || len(w)%rows != 0 || bits < 2 || bits > 8 {
+		panic("quant: QuantizeEmbeddingRowsBits: len(w) is not a multiple of rows, or bits not in [2, 8]")
 	}
+	levels := float32(int(1)<<bits - 1)
 	dim := len(w) / rows
 	q = make([]uint8, len(w))
 	scales = make([]float32, rows)
@@ -181,7 +189,7 @@ func QuantizeEmbeddingRows(w []float32, rows int) (q []uint8, scales, zeroPoints
 	for r := range rows {
 		row := w[r*dim : (r+1)*dim]
 		lo, hi := minMax(row)
-		s := (hi - lo) / 255
+		s := (hi - lo) / levels
 		if !(s > eps32) {
 			s = 1
 		}
@@ -190,7 +198,7 @@ func QuantizeEmbeddingRows(w []float32, rows int) (q []uint8, scales, zeroPoints
 		for c, v := range row {
 			// float32(...) keeps the compiler from fusing the multiply-add.
 			x := float32(v*inv) + z
-			q[r*dim+c] = uint8(min(max(math.RoundToEven(float64(x)), 0), 255))
+			q[r*dim+c] = uint8(min(max(math.RoundToEven(float64(x)), 0), float64(levels)))
 		}
 		scales[r], zeroPoints[r] = s, z
 	}

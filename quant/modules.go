@@ -15,8 +15,8 @@ type Linear struct {
 	W    *Weight
 	Bias []float32 // fp32, may be nil
 
-	act     act
-	weights string // Scheme.Weights it was quantized with, if known
+	act    act
+	scheme Scheme // the scheme it was quantized with, if known
 }
 
 // NewLinear wraps w and bias (len w.Rows, or nil); qmax is the activations'
@@ -66,7 +66,7 @@ func (l *Linear) ForwardBlocks(w *model.Work, x []float32, m, rows int, emit fun
 		if onednn {
 			l.W.kern.(q8Kernel).p.MulU8OneDNN(w.Pool(), o, ar, r1-r0, zp, osc, bq)
 		} else {
-			l.W.kern.mulDequant(w, o, ar, r1-r0, s, zp, l.Bias)
+			l.W.mulDequant(w, o, ar, r1-r0, s, zp, l.Bias)
 		}
 		if err := emit(o, r0, r1); err != nil {
 			return err
@@ -83,6 +83,9 @@ func (l *Linear) ActMax() int32 { return l.act.qmax }
 
 // String prints the module as PyTorch does.
 func (l *Linear) String() string {
+	if l.W.low != nil { // no PyTorch counterpart: lstmq's own names
+		return fmt.Sprintf("DynamicQuantizedLinear(in_features=%d, out_features=%d, dtype=lstmq.%s)", l.In(), l.Out(), l.W.low.f)
+	}
 	return fmt.Sprintf("DynamicQuantizedLinear(in_features=%d, out_features=%d, dtype=torch.qint8, qscheme=%s)",
 		l.In(), l.Out(), l.W.QScheme())
 }
@@ -208,8 +211,11 @@ var torchBlock = func() int {
 type Embedding struct {
 	Q                  []uint8
 	Scales, ZeroPoints []float32
-	tokens, dim        int
-	bias               []float32
+	// Bits is the codes' width: 8, or 2 to 7 for a low-bit embedding
+	// (codes below 2^Bits, saved packed).
+	Bits        int
+	tokens, dim int
+	bias        []float32
 }
 
 // NewEmbedding wraps a quantized table (see QuantizeEmbeddingRows).
@@ -218,7 +224,7 @@ func NewEmbedding(q []uint8, tokens, dim int, scales, zeroPoints []float32) (*Em
 		return nil, fmt.Errorf("quant: embedding: %d values, %d scales, %d zero points for %d×%d",
 			len(q), len(scales), len(zeroPoints), tokens, dim)
 	}
-	e := &Embedding{Q: q, Scales: scales, ZeroPoints: zeroPoints, tokens: tokens, dim: dim,
+	e := &Embedding{Q: q, Scales: scales, ZeroPoints: zeroPoints, Bits: 8, tokens: tokens, dim: dim,
 		bias: make([]float32, tokens)}
 	for r := range tokens {
 		e.bias[r] = -(zeroPoints[r] * scales[r])
@@ -246,6 +252,16 @@ func (e *Embedding) Dim() int    { return e.dim }
 
 // String prints the module as PyTorch does.
 func (e *Embedding) String() string {
-	return fmt.Sprintf("QuantizedEmbedding(num_embeddings=%d, embedding_dim=%d, dtype=torch.quint8, qscheme=torch.per_channel_affine_float_qparams)",
-		e.tokens, e.dim)
+	dtype := "torch.quint8"
+	switch e.Bits {
+	case 8:
+	case 4:
+		dtype = "torch.quint4x2"
+	case 2:
+		dtype = "torch.quint2x4"
+	default:
+		dtype = fmt.Sprintf("lstmq.quint%d", e.Bits)
+	}
+	return fmt.Sprintf("QuantizedEmbedding(num_embeddings=%d, embedding_dim=%d, dtype=%s, qscheme=torch.per_channel_affine_float_qparams)",
+		e.tokens, e.dim, dtype)
 }

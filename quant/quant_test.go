@@ -155,7 +155,7 @@ func TestKernelsAgree(t *testing.T) {
 		m, n, k := sh[0], sh[1], sh[2]
 		w := randWeights(r, n*k, 0.3)
 		for _, gran := range []string{"tensor", "channel", "block8", "block32"} {
-			wt, err := quantizeWeight(w, n, k, Scheme{Weights: gran})
+			wt, err := quantizeWeight(w, n, k, Scheme{Weights: gran}, "dec", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +192,7 @@ func TestBlockProduct(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	m, n, k := 3, 9, 100
 	w := randWeights(r, n*k, 0.5)
-	wt, err := quantizeWeight(w, n, k, Scheme{Weights: "block32"})
+	wt, err := quantizeWeight(w, n, k, Scheme{Weights: "block32"}, "dec", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

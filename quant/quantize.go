@@ -1,7 +1,9 @@
 package quant
 
 import (
+	"cmp"
 	"fmt"
+	"strconv"
 
 	"github.com/lstmq/lstmq/checkpoint"
 
@@ -20,6 +22,13 @@ import (
 // encoder stays *model.Embedding when fp32). p is not modified; the fp32
 // embedding table is shared with it.
 func Quantize(p *model.Params, s Scheme) (*model.Model, error) {
+	return QuantizeCalibrated(p, s, nil)
+}
+
+// QuantizeCalibrated is Quantize with calibration statistics for the
+// schemes that need them (-imatrix, -gptq; see Calibrate); cal may be nil
+// for the others.
+func QuantizeCalibrated(p *model.Params, s Scheme, cal *Calibration) (*model.Model, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
@@ -37,22 +46,22 @@ func Quantize(p *model.Params, s Scheme) (*model.Model, error) {
 		if k > 0 {
 			in = p.NHid
 		}
-		wih, err := quantizeWeight(lp.Wih, gh, in, s)
+		wih, err := quantizeWeight(lp.Wih, gh, in, s, "ih"+strconv.Itoa(k), cal)
 		if err != nil {
 			return nil, fmt.Errorf("quant: rnn.weight_ih_l%d: %w", k, err)
 		}
-		whh, err := quantizeWeight(lp.Whh, gh, p.NHid, s)
+		whh, err := quantizeWeight(lp.Whh, gh, p.NHid, s, "hh"+strconv.Itoa(k), cal)
 		if err != nil {
 			return nil, fmt.Errorf("quant: rnn.weight_hh_l%d: %w", k, err)
 		}
 		layers[k] = Layer{Wih: wih, Whh: whh, Bih: lp.Bih, Bhh: lp.Bhh}
 	}
-	dw, err := quantizeWeight(p.DecoderW, p.NToken, p.NHid, s)
+	dw, err := quantizeWeight(p.DecoderW, p.NToken, p.NHid, s, "dec", cal)
 	if err != nil {
 		return nil, fmt.Errorf("quant: decoder.weight: %w", err)
 	}
 	dec := NewLinear(dw, p.DecoderB, qmax)
-	dec.weights = s.Weights
+	dec.scheme = s
 	m := &model.Model{
 		Encoder: model.NewEmbedding(p.Encoder, p.NToken, p.NInp),
 		RNN:     NewRNN(p.Kind, layers, p.NInp, p.NHid, qmax),
@@ -62,8 +71,8 @@ func Quantize(p *model.Params, s Scheme) (*model.Model, error) {
 	if s.keepsRNNFloat(p.Kind) {
 		m.RNN = model.New(*p, 0).RNN
 	}
-	if s.Embedding8 {
-		e, err := quantizeEmbedding(p.Encoder, p.NToken, p.NInp)
+	if s.Embedding8 || s.EmbeddingBits > 0 {
+		e, err := quantizeEmbedding(p.Encoder, p.NToken, p.NInp, cmp.Or(s.EmbeddingBits, 8))
 		if err != nil {
 			return nil, err
 		}
@@ -72,17 +81,20 @@ func Quantize(p *model.Params, s Scheme) (*model.Model, error) {
 	return m, nil
 }
 
-func quantizeEmbedding(w []float32, tokens, dim int) (*Embedding, error) {
-	q, sc, zp := QuantizeEmbeddingRows(w, tokens)
+func quantizeEmbedding(w []float32, tokens, dim, bits int) (*Embedding, error) {
+	q, sc, zp := QuantizeEmbeddingRowsBits(w, tokens, bits)
 	e, err := NewEmbedding(q, tokens, dim, sc, zp)
 	if err != nil {
 		return nil, fmt.Errorf("quant: encoder.weight: %w", err)
 	}
+	e.Bits = bits
 	return e, nil
 }
 
-// quantizeWeight quantizes a rows×cols matrix with s's granularity.
-func quantizeWeight(w []float32, rows, cols int, s Scheme) (*Weight, error) {
+// quantizeWeight quantizes the rows×cols matrix target ("dec", "ih{k}",
+// "hh{k}") in the format s gives it, with cal's statistics where s asks
+// for them.
+func quantizeWeight(w []float32, rows, cols int, s Scheme, target string, cal *Calibration) (*Weight, error) {
 	if len(w) != rows*cols {
 		return nil, fmt.Errorf("%d values, want %d×%d", len(w), rows, cols)
 	}
@@ -90,21 +102,30 @@ func quantizeWeight(w []float32, rows, cols int, s Scheme) (*Weight, error) {
 		q      []int8
 		scales []float32
 	)
+	format := s.weightsFor(target)
+	if f, ok := parseLowBit(format); ok {
+		l, err := quantizeLowBitCalibrated(w, rows, cols, f, s.Calib, target, cal)
+		if err != nil {
+			return nil, err
+		}
+		return l.weight()
+	}
+	block := Scheme{Weights: format}.Block()
 	switch {
-	case s.Weights == "tensor":
+	case format == "tensor":
 		var sc float32
 		q, sc = QuantizeWeightsPerTensor(w)
 		scales = []float32{sc}
-	case s.Weights == "channel":
+	case format == "channel":
 		q, scales = QuantizeWeightsPerChannel(w, rows)
 	default:
-		q, scales = QuantizeWeightsPerBlock(w, rows, s.Block())
+		q, scales = QuantizeWeightsPerBlock(w, rows, block)
 		// A block as wide as the row is per channel.
-		if s.Block() >= cols {
+		if block >= cols {
 			return NewWeight(q, rows, cols, scales, 0)
 		}
 	}
-	return NewWeight(q, rows, cols, scales, s.Block())
+	return NewWeight(q, rows, cols, scales, block)
 }
 
 func checkParams(p *model.Params) error {

@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 
+	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/internal/q8"
 	"github.com/lstmq/lstmq/model"
 )
@@ -22,9 +23,14 @@ type Weight struct {
 	Rows, Cols int
 	Scales     []float32
 	Block      int
+	// Offsets, of a weight in an affine low-bit format (lowbit.go), add
+	// Offsets[j*nb+b] per block: W ≈ scale·W_q + offset. nil otherwise.
+	Offsets []float32
 
 	kern      kernel
-	invScales []float32 // the onednn arithmetic's inv_w (Block 0)
+	invScales []float32   // the onednn arithmetic's inv_w (Block 0)
+	offsets   *f32.Matrix // Offsets as a Rows×nb matrix, for the product
+	low       *lowBitData // the file's form of a low-bit weight
 }
 
 // NewWeight checks the shapes and packs q
@@ -89,6 +95,8 @@ func (w *Weight) QScheme() string {
 // kind names the weight granularity as Scheme.Weights does.
 func (w *Weight) kind() string {
 	switch {
+	case w.low != nil:
+		return w.low.f.String()
 	case w.Block > 0:
 		return fmt.Sprintf("block%d", w.Block)
 	case len(w.Scales) == 1 && w.Rows != 1:
@@ -98,8 +106,12 @@ func (w *Weight) kind() string {
 	}
 }
 
-// Dequantize returns scale·W_q as float32, row-major.
+// Dequantize returns scale·W_q as float32, row-major (a low-bit weight's
+// values as its format reads them back).
 func (w *Weight) Dequantize() []float32 {
+	if w.low != nil {
+		return w.low.dequantize()
+	}
 	q := w.Q()
 	out := make([]float32, len(q))
 	for j := range w.Rows {
@@ -147,7 +159,7 @@ func (q act) forward(wk *model.Work, w *Weight, dst, x []float32, m int, bias []
 		return
 	}
 	a, s, zp := q.quantize(wk, x[:m*w.Cols])
-	w.kern.mulDequant(wk, dst, a, m, s, zp, bias)
+	w.mulDequant(wk, dst, a, m, s, zp, bias)
 }
 
 // quantize returns x quantized to [0, qmax] in a scratch buffer of wk,

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -29,6 +30,7 @@ func newQuantizeCmd() *cobra.Command {
 		reportTokens, bptt, maxTokens   int
 		dropout                         float64
 		chartPath                       string
+		cf                              calibFlags
 	)
 	c := &cobra.Command{
 		Use:   "quantize --model M.pth --data DIR --out M.q8.safetensors",
@@ -77,6 +79,7 @@ keys scheme, bytes, bits_per_weight, loss, loss_delta, kl, top1; --chart FILE
 	f.IntVar(&maxTokens, "max-tokens", 20000, "tokens the sweep evaluates: the first N rows of the split (0: all), as lstmq eval --max-tokens")
 	f.StringVar(&chartPath, "chart", "", "with --sweep, draw size against loss − fp32 loss to this .png or .svg file")
 	flagDropout(f, &dropout)
+	flagCalib(f, &cf)
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		pool, err := threads()
 		if err != nil {
@@ -95,13 +98,22 @@ keys scheme, bytes, bits_per_weight, loss, loss_delta, kl, top1; --chart FILE
 			if !c.Flags().Changed("split") {
 				splitName = "test"
 			}
-			return runSweep(c, pool, modelPath, nonlinearity, dropout, data, splitName, maxTokens, bptt, asJSON, chartPath)
+			if cf.targetSet() {
+				return usagef("--sweep measures its own targets: drop --target-size and --target-ratio")
+			}
+			return runSweep(c, pool, modelPath, nonlinearity, dropout, data, splitName, maxTokens, bptt, asJSON, chartPath, cf)
 		}
 		if chartPath != "" {
 			return usagef("--chart needs --sweep")
 		}
 		if out == "" && !report {
 			return usagef("give --out FILE, --report, --sweep, or --out and --report")
+		}
+		if err := cf.check(); err != nil {
+			return err
+		}
+		if cf.targetSet() && out == "" {
+			return usagef("--target-size and --target-ratio choose the plan of the --out file: give --out")
 		}
 		if reportTokens < 2 || bptt < 1 {
 			return usagef("--report-tokens must be >= 2 and --bptt >= 1")
@@ -128,20 +140,20 @@ keys scheme, bytes, bits_per_weight, loss, loss_delta, kl, top1; --chart FILE
 				return fmt.Errorf("%s: %w", modelPath, err)
 			}
 		}
-		res := map[string]any{"scheme": s.String()}
 		w := c.OutOrStdout()
+		res := map[string]any{}
 		if out != "" {
-			qm, err := quant.Quantize(lm.params, s)
-			if err != nil {
-				return fmt.Errorf("%s: %w", modelPath, err)
-			}
-			qm.Dropout = lm.model.Dropout // the file's own when it records it, else --dropout
 			fp, err := checkpoint.StateDictSize(lm.params)
 			if err != nil {
 				return err
 			}
-			if err := quant.Save(out, qm, cp.Dict.Words(), nil); err != nil {
-				return err
+			qm, err := quantizeOut(c, pool, lm, cp, s, cf, fp, out, bptt)
+			if err != nil {
+				return fmt.Errorf("%s: %w", modelPath, err)
+			}
+			s = qm.scheme
+			if cf.targetSet() {
+				res["plan"], res["target_bytes"] = s.Plan, qm.target
 			}
 			st, err := os.Stat(out)
 			if err != nil {
@@ -149,11 +161,12 @@ keys scheme, bytes, bits_per_weight, loss, loss_delta, kl, top1; --chart FILE
 			}
 			res["fp32_mb"], res["int8_mb"], res["ratio"] = float64(fp)/1e6, float64(st.Size())/1e6, float64(st.Size())/float64(fp)
 			if !asJSON {
-				fmt.Fprintln(w, qm)
+				fmt.Fprintln(w, qm.model)
 				fmt.Fprintf(w, "Size (MB): %s (fp32 state_dict)\nSize (MB): %s (%s, %s)\nratio: %.3f\n",
 					pyFloatMB(fp), pyFloatMB(st.Size()), out, s, float64(st.Size())/float64(fp))
 			}
 		}
+		res["scheme"] = s.String()
 		if report {
 			res["report"] = reportJSON(rows)
 			if !asJSON {
@@ -232,7 +245,7 @@ type sweepRow struct {
 // writes each file as --out would (to a temporary folder, to take its
 // size) and compares all of them with the float32 model in one pass over
 // the split.
-func runSweep(c *cobra.Command, pool *parallel.Pool, modelPath, nonlinearity string, dropout float64, data, splitName string, maxTokens, bptt int, asJSON bool, chartPath string) error {
+func runSweep(c *cobra.Command, pool *parallel.Pool, modelPath, nonlinearity string, dropout float64, data, splitName string, maxTokens, bptt int, asJSON bool, chartPath string, cf calibFlags) error {
 	if chartPath != "" {
 		if ext := strings.ToLower(filepath.Ext(chartPath)); ext != ".png" && ext != ".svg" {
 			return usagef("--chart %s: want a .png or .svg file name", chartPath)
@@ -262,12 +275,15 @@ func runSweep(c *cobra.Command, pool *parallel.Pool, modelPath, nonlinearity str
 	for _, t := range lm.params.Tensors() {
 		params += int64(len(*t.Data))
 	}
-	schemes := quant.SweepSchemes()
+	schemes, cal, err := sweepSchemes(c, pool, lm, cp, cf, bptt)
+	if err != nil {
+		return err
+	}
 	rows := make([]sweepRow, len(schemes))
 	models := make([]*model.Model, len(schemes))
 	words := cp.Dict.Words()
 	for i, s := range schemes {
-		qm, err := quant.Quantize(lm.params, s)
+		qm, err := quant.QuantizeCalibrated(lm.params, s, cal)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", modelPath, s, err)
 		}
@@ -322,6 +338,48 @@ func runSweep(c *cobra.Command, pool *parallel.Pool, modelPath, nonlinearity str
 		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.6f\t%+.6f\t%.3g\t%.4f\n", r.Scheme, r.Bytes, r.BitsPerWeight, r.Loss, r.LossDelta, r.KL, r.Top1)
 	}
 	return tw.Flush()
+}
+
+// sweepSchemes returns quant.SweepSchemes and the mixed plans chosen for
+// quant.SweepTargets, with the calibration statistics of --calib that the
+// -imatrix and -gptq schemes need.
+func sweepSchemes(c *cobra.Command, pool *parallel.Pool, lm *loaded, cp *corpus.Corpus, cf calibFlags, bptt int) ([]quant.Scheme, *quant.Calibration, error) {
+	if err := cf.check(); err != nil {
+		return nil, nil, err
+	}
+	ids, err := cf.calibIDs(cp, "--data")
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(c.ErrOrStderr(), "sweep: calibrating on %d tokens of %s\n", len(ids), cf.split)
+	cal, err := quant.Calibrate(c.Context(), lm.params, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	options, err := quant.Sensitivity(c.Context(), model.NewWork(pool), lm.params, quant.Scheme{}, corpus.Batchify(ids, 1), bptt)
+	if err != nil {
+		return nil, nil, err
+	}
+	fp, err := checkpoint.StateDictSize(lm.params)
+	if err != nil {
+		return nil, nil, err
+	}
+	vj, err := json.Marshal(cp.Dict.Words())
+	if err != nil {
+		return nil, nil, err
+	}
+	overhead := quant.FixedBytes(lm.params) + int64(len(vj)) + 16<<10
+	schemes := quant.SweepSchemes()
+	for _, r := range quant.SweepTargets {
+		plan, err := quant.ChoosePlan(options, int64(r*float64(fp))-overhead, quant.Scheme{})
+		if err != nil {
+			continue // a target below the smallest plan
+		}
+		if !slices.Contains(schemes, plan) {
+			schemes = append(schemes, plan)
+		}
+	}
+	return schemes, cal, nil
 }
 
 // loadFloat reads a float32 model to quantize and the corpus of data,

@@ -37,13 +37,14 @@ func TestQuantizeSweep(t *testing.T) {
 		}
 		byScheme[r["scheme"].(string)] = r
 	}
-	if len(rows) != 18 || byScheme["pytorch"] == nil || byScheme["fp16"] == nil || byScheme["block32-act8-emb8"] == nil {
+	if len(rows) < 35 || byScheme["pytorch"] == nil || byScheme["fp16"] == nil || byScheme["block32-act8-emb8"] == nil ||
+		byScheme["q4_k-emb4"] == nil || byScheme["q2_k-emb4-gptq"] == nil {
 		t.Fatalf("%d rows, schemes %v", len(rows), byScheme)
 	}
 	if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
 		t.Errorf("chart: %v", err)
 	}
-	for _, scheme := range []string{"pytorch", "channel-act8-emb8", "fp16", "bf16-emb32"} {
+	for _, scheme := range []string{"pytorch", "channel-act8-emb8", "fp16", "bf16-emb32", "q4_k-emb4", "q4_1-emb4", "q3_k-emb4-gptq"} {
 		r := byScheme[scheme]
 		f := filepath.Join(dir, scheme+".safetensors")
 		if code, _, errs := run(t, "quantize", "--model", deepPth, "--data", corpusDir, "--scheme", scheme, "--out", f); code != 0 {
@@ -68,9 +69,13 @@ func TestQuantizeSweep(t *testing.T) {
 		if ev["loss"].(float64) != r["loss"].(float64) {
 			t.Errorf("%s: sweep loss %v, eval of the file %v", scheme, r["loss"], ev["loss"])
 		}
-		if kl, top1 := r["kl"].(float64), r["top1"].(float64); !(kl >= 0 && kl < 0.05) || top1 < 0.8 || top1 > 1 {
+		if kl, top1 := r["kl"].(float64), r["top1"].(float64); !(kl >= 0 && kl < 0.05) || top1 < 0.75 || top1 > 1 {
 			t.Errorf("%s: kl %v, top1 %v", scheme, kl, top1)
 		}
+	}
+	// A 4-bit embedding and 4-bit weights are smaller than 8-bit ones.
+	if a, b := byScheme["q4_k-emb4"]["bytes"].(float64), byScheme["q8_0-emb8"]["bytes"].(float64); a >= b {
+		t.Errorf("q4_k-emb4 of %v bytes, q8_0-emb8 of %v", a, b)
 	}
 	// 16 bits per weight, and 32 per bias: more on this tiny model.
 	if bpw := byScheme["fp16"]["bits_per_weight"].(float64); bpw < 16 || bpw > 17.5 {
@@ -129,5 +134,49 @@ func TestEvalQuantizeHalf(t *testing.T) {
 	}
 	if _, errs := evalLoss("--scheme", "channel", "--quantize", "fp16"); !strings.Contains(errs, "conflicts") {
 		t.Errorf("--scheme channel --quantize fp16: %q", errs)
+	}
+}
+
+// TestQuantizeTarget: --target-size writes a file within the target, with
+// its plan in the metadata; a target below 2-bit everywhere and too few
+// calibration tokens are refused (a calibration split too short:
+// quant.TestCalibration).
+func TestQuantizeTarget(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "t.safetensors")
+	code, stdout, errs := run(t, "quantize", "--model", deepPth, "--data", corpusDir, "--target-size", "0.031", "--out", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("%v: %q", err, stdout)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > 31000 || res["target_bytes"].(float64) != 31000 || !strings.Contains(errs, "plan: ") {
+		t.Errorf("file of %d bytes for a target of 31000; result %v; stderr %q", st.Size(), res, errs)
+	}
+	// The plan's scheme name makes the same file again.
+	again := filepath.Join(dir, "again.safetensors")
+	if code, _, errs := run(t, "quantize", "--model", deepPth, "--data", corpusDir, "--scheme", res["scheme"].(string), "--out", again); code != 0 {
+		t.Fatalf("--scheme %s: exit %d: %s", res["scheme"], code, errs)
+	}
+	code, stdout, _ = run(t, "inspect", "--model", again)
+	if code != 0 || !strings.Contains(stdout, res["scheme"].(string)) {
+		t.Errorf("inspect of the plan's file: %s", stdout)
+	}
+	code, _, errs = run(t, "quantize", "--model", deepPth, "--data", corpusDir, "--target-size", "0.001", "--out", filepath.Join(dir, "small.safetensors"))
+	if code != 1 || !strings.Contains(errs, "below the smallest reachable file") || !strings.Contains(errs, "2-bit") {
+		t.Errorf("target too small: exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "small.safetensors")); err == nil {
+		t.Error("a refused target left a file")
+	}
+	code, _, errs = run(t, "quantize", "--model", deepPth, "--data", corpusDir, "--scheme", "q4_k-gptq", "--calib-tokens", "100", "--out", filepath.Join(dir, "c.safetensors"))
+	if code != 2 || !strings.Contains(errs, "--calib-tokens must be at least 256") {
+		t.Errorf("too few calibration tokens: exit %d: %s", code, errs)
 	}
 }
