@@ -47,13 +47,26 @@ fp16 and bf16 store every weight matrix, the embedding included, as 16-bit
 floats and compute in float32; -emb8 makes their embedding 8-bit, -emb32 keeps
 it float32 (as quantize_dynamic(dtype=torch.float16) does).
 
+Below 8 bits: q{b}_0 (symmetric, an fp16 scale per 32 inputs), q{b}_1 (fp16
+scale and minimum per 32 inputs) and q{b}_k (super-blocks of 256 inputs, 6-bit
+scales and minimums per 32), b from 2 to 8, e.g. q4_k; -emb{b} stores the
+embedding in b bits per value (-emb4); -imatrix and -gptq fit low-bit weights
+on calibration text (the first --calib-tokens tokens of --calib). A mixed plan
+adds per-matrix formats after commas: q4_k-emb4,dec=q6_k,hh0=q8_0 (targets dec,
+rnn, ih, hh, ih{k}, hh{k}). --target-size MB (or --target-ratio) measures each
+matrix's sensitivity on the calibration tokens and picks the plan that fits the
+--out file in the target at the least loss of accuracy; the plan is printed and
+is the file's scheme.
+
 With --report, it prints for each quantized layer the SQNR of its output against
 float32, the loss when only that layer is quantized, and that model's mean KL
 divergence and top-1 agreement with float32, on the first --report-tokens
 tokens of --split.
 
 With --sweep, it quantizes with every scheme (pytorch, channel, block32, each
-with -act8, -emb8 and both; fp16 and bf16, with -emb8 and -emb32) and prints one
+with -act8, -emb8 and both; fp16 and bf16, with -emb8 and -emb32; the low-bit
+formats with -emb4 or -emb8, -imatrix and -gptq; and the mixed plans chosen for
+10%, 12%, 15%, 18% and 22% of the float32 size) and prints one
 row per scheme: the size of the file --scheme writes, bits per weight (the
 tensors' bits over the float32 model's parameters), the loss and its difference
 to float32, the mean KL divergence of the next-word distribution from float32's
