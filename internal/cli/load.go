@@ -45,6 +45,9 @@ func (l *loaded) quantize(scheme, embedding string) error {
 	if err != nil {
 		return err
 	}
+	if s.Calib != "" {
+		return usagef("--scheme %s fits its weights on calibration text: write it with lstmq quantize --scheme %s --out FILE.safetensors, then give that file", s, s)
+	}
 	m, err := l.file.Quantize(s)
 	if err != nil {
 		return err

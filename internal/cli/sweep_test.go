@@ -94,12 +94,25 @@ func TestQuantizeSweepRefuses(t *testing.T) {
 		{[]string{"--sweep", "--chart", filepath.Join(dir, "x.gif")}, "want a .png or .svg"},
 		{[]string{"--chart", filepath.Join(dir, "x.png"), "--out", filepath.Join(dir, "y")}, "--chart needs --sweep"},
 		{[]string{"--scheme", "int4", "--out", filepath.Join(dir, "y")}, "fp16 or bf16"},
+		{[]string{"--scheme", "q4_2", "--out", filepath.Join(dir, "y")}, "q{b}_k"},
+		{[]string{"--scheme", "q4_k,lm=q4_0", "--out", filepath.Join(dir, "y")}, "TARGET=WEIGHTS"},
+		{[]string{"--target-size", "1", "--target-ratio", "0.1", "--out", filepath.Join(dir, "y")}, "not both"},
+		{[]string{"--target-size", "1"}, "give --out"},
+		{[]string{"--sweep", "--target-ratio", "0.1"}, "drop --target-size"},
 	} {
 		args := append([]string{"quantize", "--model", deepPth, "--data", corpusDir}, c.args...)
 		code, _, errs := run(t, args...)
 		if code == 0 || !strings.Contains(errs, c.want) {
 			t.Errorf("%v: exit %d, %q; want %q", c.args, code, errs, c.want)
 		}
+	}
+}
+
+// TestEvalCalibratedScheme: eval cannot calibrate; it says how to.
+func TestEvalCalibratedScheme(t *testing.T) {
+	code, _, errs := run(t, "eval", "--model", deepPth, "--data", corpusDir, "--quantize", "int8", "--scheme", "q4_k-gptq")
+	if code != 2 || !strings.Contains(errs, "lstmq quantize --scheme q4_k-gptq --out") {
+		t.Errorf("exit %d: %s", code, errs)
 	}
 }
 
