@@ -17,8 +17,9 @@ import (
 //	                                   [b·Block, (b+1)·Block), nb = ceil(Cols/Block)
 //
 // W_q is held only in the layout of the kernel that runs it (internal/q8's
-// packed panels, one matrix per block of inputs for block scales); Q
-// rebuilds the row-major matrix when one is needed (to save the model).
+// packed panels, with the scales and row sums of every block for block
+// scales); Q rebuilds the row-major matrix when one is needed (to save the
+// model).
 type Weight struct {
 	Rows, Cols int
 	Scales     []float32
@@ -70,16 +71,6 @@ func (w *Weight) Q() []int8 {
 	switch k := w.kern.(type) {
 	case q8Kernel:
 		return k.p.Weights()
-	case *blockKernel:
-		q := make([]int8, w.Rows*w.Cols)
-		for b, p := range k.packs {
-			p0, bw := b*w.Block, p.Cols()
-			pq := p.Weights()
-			for j := range w.Rows {
-				copy(q[j*w.Cols+p0:j*w.Cols+p0+bw], pq[j*bw:(j+1)*bw])
-			}
-		}
-		return q
 	}
 	panic("quant: weight without a kernel")
 }
@@ -137,8 +128,11 @@ func (w *Weight) scale(j, p int) float32 {
 // kernel computes the dequantized product of uint8 activations with W_q.
 type kernel interface {
 	// mulDequant sets, for m rows of a (m×Cols), dst[i*Rows+j] =
-	// Σ_blocks float32(acc_b − za·rowsum_{j,b})·(sa·scale_{j,b}) + bias[j]
-	// (bias may be nil).
+	// float32(acc − za·rowsum_j)·(sa·scale_j) + bias[j] (FBGEMM's roundings)
+	// for Block 0, and for block scales
+	//	s = fma(float32(acc_b − za·rowsum_{j,b}), scale_{j,b}, s) per block, from s = 0,
+	//	then fma(s, sa, bias[j])
+	// (q8.Packed.MulU8Dequant; bias may be nil).
 	mulDequant(w *model.Work, dst []float32, a []uint8, m int, sa float32, za int32, bias []float32)
 	// requireExact makes the products exact for activations up to maxA.
 	requireExact(maxA uint8)

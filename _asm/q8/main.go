@@ -13,6 +13,9 @@
 // 16 for the 256-bit ones). The k%4 tail of each activation row is read as
 // the dword ending at the row's end, shifted right, so nothing past the
 // row is read (the caller guarantees k ≥ 4).
+//
+// The block-scaled kernels (blocks.go) read the same layout, plus the row
+// sums and scales of every block (see blocks.go).
 package main
 
 import (
@@ -95,6 +98,11 @@ func main() {
 		gemm(k, modeDequant)
 		gemm(k, modeOneDNN)
 	}
+	for _, k := range blockKernels() {
+		gemmBlocks(k)
+	}
+	prepBlocks(64, true)
+	prepBlocks(16, false)
 	quantize()
 	minMax()
 	for _, k := range []kernel{vnni, avx2, avxvnni} {

@@ -95,3 +95,43 @@ func BenchmarkQuantizeU8(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMulBlocks compares the block-scaled product (PackBlocks) with
+// the per-tensor one (Pack) on the decoder and LSTM shapes, on one thread,
+// for every assembly kernel this machine has: scales=tensor is
+// MulU8Dequant on Pack, scales=blockB on PackBlocks with blocks of B
+// inputs. SetBytes counts the int8 weights read per call.
+func BenchmarkMulBlocks(b *testing.B) {
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, nk := range [][2]int{{33278, 256}, {1024, 256}, {1024, 512}} {
+		n, k := nk[0], nk[1]
+		w := randI8(r, n*k)
+		packs := []struct {
+			name string
+			p    *Packed
+		}{
+			{"tensor", Pack(w, n, k, []float32{0.01})},
+			{"block32", PackBlocks(w, n, k, 32, randScales(r, n*(k/32)))},
+			{"block64", PackBlocks(w, n, k, 64, randScales(r, n*(k/64)))},
+		}
+		bias := make([]float32, n)
+		for _, m := range []int{1, 20, 350} {
+			s := shape{m, n, k}
+			a := randU8(r, m*k, 127)
+			dst := make([]float32, m*n)
+			for _, kern := range kernels()[1:] {
+				for _, pk := range packs {
+					b.Run("kernel="+kern.name+"/shape="+shapeName(s)+"/scales="+pk.name, func(b *testing.B) {
+						use(b, kern)
+						b.SetBytes(int64(n * k))
+						b.ReportAllocs()
+						for b.Loop() {
+							pk.p.MulU8Dequant(nil, dst, a, m, 0.02, 5, bias)
+						}
+						gops(b, s)
+					})
+				}
+			}
+		}
+	}
+}

@@ -21,6 +21,9 @@ type kernel struct {
 	rows  int   // most rows per call (≤ rowsMax)
 	maxU8 uint8 // largest activation for which the kernel is exact
 	asm   int   // which assembly kernel (q8_amd64.go); 0: the reference
+
+	blocks     bool // it has a block-scaled kernel (deqBlocks, prepBlocks)
+	blockSplit bool // … and a variant of it exact for every activation
 }
 
 // The assembly kernels are called directly (kernel.mul, kernel.deq, switch
@@ -58,15 +61,22 @@ var Kernels = cpu.Register("q8", func(name string) {
 // 4c+t (c < 16, t < 4), so that one quad is one 512-bit VPDPBUSD operand
 // (16 int32 lanes, each a 4-long dot product). Rows past n (n is padded to a
 // multiple of 64) and columns past k are zero.
+//
+// A Packed built by PackBlocks has one scale per row and block of inputs
+// instead (see PackBlocks for the layout of their scales and row sums).
 type Packed struct {
 	n, k   int
-	scales []float32 // as given: 1 or n
+	scales []float32 // as given: 1 or n (Pack), n·nb (PackBlocks)
 
 	kq int       // quads per panel row: ceil(k/4)
 	np int       // n rounded up to tileMax
 	b  []int8    // np/16 panels × kq × 64 bytes
 	rs []int32   // Σ_p W[j,p] per output, padded with zeros to np
-	sc []float32 // per-row scale padded with zeros to np
+	sc []float32 // per-row scale padded with zeros to np (Pack only)
+
+	block, nb int       // PackBlocks: inputs per block, blocks per row (0: Pack)
+	bsc       []float32 // PackBlocks: scale of row j, block b at meta(j, b)
+	brs       []int32   // PackBlocks: Σ of row j over block b at meta(j, b)
 
 	maxA uint8 // the largest activation the products must be exact for (0: MaxExactU8)
 }
@@ -151,14 +161,28 @@ func Pack(w []int8, n, k int, scales []float32) *Packed {
 	if len(scales) != 1 && len(scales) != n {
 		panic("q8: Pack: len(scales) must be 1 or n")
 	}
+	p := pack(w, n, k)
+	p.scales = scales
+	p.sc = make([]float32, p.np)
+	for j := range n {
+		if len(scales) == 1 {
+			p.sc[j] = scales[0]
+		} else {
+			p.sc[j] = scales[j]
+		}
+	}
+	return p
+}
+
+// pack copies W (row-major n×k) into the packed panels and sums its rows.
+func pack(w []int8, n, k int) *Packed {
 	kq := (k + 3) / 4
 	np := (n + tileMax - 1) / tileMax * tileMax
 	p := &Packed{
-		n: n, k: k, scales: scales,
+		n: n, k: k,
 		kq: kq, np: np,
 		b:  make([]int8, np*kq*4),
 		rs: make([]int32, np),
-		sc: make([]float32, np),
 	}
 	for j := range n {
 		row := w[j*k : (j+1)*k]
@@ -167,11 +191,6 @@ func Pack(w []int8, n, k int, scales []float32) *Packed {
 			s += int32(v)
 		}
 		p.rs[j] = s
-		if len(scales) == 1 {
-			p.sc[j] = scales[0]
-		} else {
-			p.sc[j] = scales[j]
-		}
 		panel := p.b[(j/16)*kq*64:]
 		c := j % 16
 		for q, v := range row {
@@ -205,7 +224,8 @@ func (p *Packed) Weights() []int8 {
 	return w
 }
 
-// Scales returns the weight scales as given to Pack (1 or n of them).
+// Scales returns the weight scales as given to Pack (1 or n of them) or
+// PackBlocks (n·nb).
 func (p *Packed) Scales() []float32 { return p.scales }
 
 // RowSums returns Σ_p W[j,p] for each output j.
@@ -264,21 +284,29 @@ func (p *Packed) MulU8(pool *parallel.Pool, acc []int32, a []uint8, m int) {
 // columns for the reference (kern nil), tiles for a kernel. MulU8 sets acc,
 // MulU8Dequant dst, MulU8OneDNN dst and osc (bias then holds bq).
 type product struct {
-	p    *Packed
-	kern *kernel
-	acc  []int32
-	dst  []float32
-	osc  []float32
-	a    []uint8
-	m    int
-	sa   float32
-	za   int32
-	bias []float32
+	p      *Packed
+	kern   *kernel
+	acc    []int32
+	dst    []float32
+	osc    []float32
+	a      []uint8
+	m      int
+	sa     float32
+	za     int32
+	bias   []float32
+	blocks bool // the block-scaled arithmetic (mulBlocks)
+	fused  bool // … on the kernel's block-scaled kernel (else its integer one)
 }
 
 // Run implements parallel.Task: outputs [lo, hi).
 func (t *product) Run(lo, hi int) {
 	switch {
+	case t.blocks && t.kern == nil:
+		t.blocksGeneric(lo, hi)
+	case t.blocks && t.fused:
+		t.blockTiles(lo, hi)
+	case t.blocks:
+		t.blockMulTiles(lo, hi)
 	case t.kern == nil && t.acc != nil:
 		t.p.mulGeneric(t.acc, t.a, t.m, lo, hi)
 	case t.kern == nil:
@@ -367,12 +395,20 @@ func (p *Packed) mulTiles(kern *kernel, acc []int32, a []uint8, m, t0, t1 int) {
 // multiply-add), and with bias == nil the addition is skipped. sa and za are
 // the activations' scale and zero point; scale_j is the weight scale of row
 // j (or the tensor's).
+//
+// On a Packed with block scales (PackBlocks) the arithmetic is that of
+// mulBlocks instead: one fused multiply-add per block, in block order,
+// then one with sa and the bias.
 func (p *Packed) MulU8Dequant(pool *parallel.Pool, dst []float32, a []uint8, m int, sa float32, za int32, bias []float32) {
 	p.check(len(dst), a, m)
 	if bias != nil && len(bias) < p.n {
 		panic("q8: MulU8Dequant: short bias")
 	}
 	if m == 0 || p.n == 0 {
+		return
+	}
+	if p.block > 0 {
+		p.mulBlocks(pool, dst, a, m, sa, za, bias)
 		return
 	}
 	kern := impl

@@ -77,6 +77,72 @@ func mulAVX2(c *int32, ldc int, a *uint8, lda int, m int, b *int8, k int, panel 
 //go:noescape
 func mulDequantAVX2(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, sa float32, za int32)
 
+// prepBlocks64 and prepBlocks16 prepare the consts the mulBlocks kernels
+// read, for one tile of 64 or 16 columns: for each of nb blocks,
+//
+//	c[cols*b+j] = −za·rowSums[64*b+j]   // int32, wrapping
+//
+// for j < cols, rowSums pointing at the tile's row sums of block 0
+// (Packed.meta: block b's are 64·b values further on). prepBlocks64 needs
+// AVX-512 and also prefetches the next tile's row sums and scales (scales
+// is read for nothing else); prepBlocks16 needs AVX2.
+//
+//go:noescape
+func prepBlocks64(c *int32, rowSums *int32, scales *float32, nb int, za int32)
+
+//go:noescape
+func prepBlocks16(c *int32, rowSums *int32, scales *float32, nb int, za int32)
+
+// The mulBlocks kernels compute m rows of one tile of the block-scaled
+// MulU8Dequant (PackBlocks), in groups of 3 (VNNI) or 2 rows: the inputs
+// in blocks of `block` (a multiple of 4; the last block may be shorter),
+// with nzr the consts prepBlocks prepared for the tile, scales pointing at
+// the tile's scales of block 0 (block b's 64·b values further on) and bias
+// at the tile's biases (zeroTile for none). Reference loop:
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < cols; j++ {
+//			var s float32
+//			for b, p0 := 0, 0; p0 < k; b, p0 = b+1, p0+block {
+//				x := nzr[cols*b+j]                        // −za·rowSums
+//				for p := p0; p < min(p0+block, k); p++ {
+//					x += int32(a[i*lda+p]) * int32(W[j][p])
+//				}
+//				s = fma32(float32(x), scales[64*b+j], s)  // VFMADD231PS: one rounding
+//			}
+//			d[i*ldd+j] = fma32(s, sa, bias[j])
+//		}
+//	}
+//
+// The running sums s stay in registers beside the accumulators, so the
+// kernels take fewer rows at a time than their integer twins.
+
+// mulBlocksVNNI is the block-scaled tile kernel with 512-bit VPDPBUSD: 3
+// rows at a time, 64 columns.
+//
+//go:noescape
+func mulBlocksVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int)
+
+// mulBlocksAVXVNNI is the block-scaled tile kernel with 256-bit VEX
+// VPDPBUSD: 2 rows at a time (two sets of accumulators on alternate
+// quads), 16 columns.
+//
+//go:noescape
+func mulBlocksAVXVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int)
+
+// mulBlocksAVX2 is the block-scaled tile kernel with VPMADDUBSW + VPMADDWD:
+// 2 rows at a time, 16 columns, exact for activations up to 128.
+//
+//go:noescape
+func mulBlocksAVX2(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int)
+
+// mulBlocksAVX2Split is mulBlocksAVX2 exact for every activation: each
+// broadcast activation a is cut into min(a, 128) and the rest (≤ 127), two
+// exact VPMADDUBSW products, at twice the cost.
+//
+//go:noescape
+func mulBlocksAVX2Split(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int)
+
 // quantizeAVX2 is QuantizeU8 for n a multiple of 32 (AVX2 + FMA):
 //
 //	for i := 0; i < n; i++ {
@@ -116,9 +182,9 @@ const (
 )
 
 var (
-	kernVNNI    = &kernel{name: "vnni", cols: 64, rows: 6, maxU8: 255, asm: asmVNNI}
-	kernAVXVNNI = &kernel{name: "avxvnni", cols: 16, rows: 6, maxU8: 255, asm: asmAVXVNNI}
-	kernAVX2    = &kernel{name: "avx2", cols: 16, rows: 4, maxU8: 128, asm: asmAVX2} // a ≤ 128: a0·w0 + a1·w1 ∈ [−32768, 32512] fits int16
+	kernVNNI    = &kernel{name: "vnni", cols: 64, rows: 6, maxU8: 255, asm: asmVNNI, blocks: true}
+	kernAVXVNNI = &kernel{name: "avxvnni", cols: 16, rows: 6, maxU8: 255, asm: asmAVXVNNI, blocks: true}
+	kernAVX2    = &kernel{name: "avx2", cols: 16, rows: 4, maxU8: 128, asm: asmAVX2, blocks: true, blockSplit: true} // a ≤ 128: a0·w0 + a1·w1 ∈ [−32768, 32512] fits int16
 )
 
 func (k *kernel) mul(c *int32, ldc int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, rowSums *int32) {
@@ -140,6 +206,29 @@ func (k *kernel) deq(d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk 
 		mulDequantAVXVNNI(d, ldd, a, lda, m, b, kk, panel, pf, rowSums, scales, bias, sa, za)
 	case asmAVX2:
 		mulDequantAVX2(d, ldd, a, lda, m, b, kk, panel, pf, rowSums, scales, bias, sa, za)
+	}
+}
+
+// deqBlocks runs k's block-scaled kernel; split selects its variant exact
+// for every activation (kernel.blockSplit).
+func (k *kernel) deqBlocks(split bool, d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int) {
+	switch {
+	case k.asm == asmVNNI:
+		mulBlocksVNNI(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block)
+	case k.asm == asmAVXVNNI:
+		mulBlocksAVXVNNI(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block)
+	case k.asm == asmAVX2 && split:
+		mulBlocksAVX2Split(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block)
+	case k.asm == asmAVX2:
+		mulBlocksAVX2(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block)
+	}
+}
+
+func (k *kernel) prepBlocks(c *int32, rowSums *int32, scales *float32, nb int, za int32) {
+	if k.cols == 64 {
+		prepBlocks64(c, rowSums, scales, nb, za)
+	} else {
+		prepBlocks16(c, rowSums, scales, nb, za)
 	}
 }
 

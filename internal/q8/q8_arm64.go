@@ -78,6 +78,17 @@ func (k *kernel) deq(d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk 
 	}
 }
 
+// deqBlocks and prepBlocks are never called: no arm64 kernel has a
+// block-scaled kernel (kernel.blocks), so block-scaled products run the
+// integer kernels block by block (blockMulTiles).
+func (k *kernel) deqBlocks(split bool, d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int) {
+	panic("q8: no block-scaled kernel")
+}
+
+func (k *kernel) prepBlocks(c *int32, rowSums *int32, scales *float32, nb int, za int32) {
+	panic("q8: no block-scaled kernel")
+}
+
 // oneDNN is mul with MulU8OneDNN's epilogue (oneDNNRow), in Go.
 func (k *kernel) oneDNN(d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, rowSums *int32, scales *float32, bias *float32, za int32) {
 	var s [4 * 16]int32
