@@ -175,6 +175,14 @@ func prepBlocks(cols int, avx512 bool) {
 	RET()
 }
 
+// The flags of a block kernel call, for inputs run in several calls
+// (q8.blocksResume, q8.blocksPartial): the running sums start from d, not
+// 0; the call stores them in d as they are, not as fma(s, sa, bias).
+const (
+	blocksResume  = 1
+	blocksPartial = 2
+)
+
 // consts (R15) and scs (RDX) point at the current block's consts and
 // scales; kk (R13) holds the inputs left after the current block, cnt
 // (R12) its whole quads. Only rows 0..2 are read (a0 = RSI).
@@ -188,7 +196,7 @@ type groupLocals struct{ aRow, dRow, left, pf Mem }
 func gemmBlocks(k blockKernel) {
 	cols := k.vecs * k.lanes
 	name := "mulBlocks" + k.name
-	TEXT(name, NOSPLIT, "func(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int)")
+	TEXT(name, NOSPLIT, "func(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int, flags int)")
 	Doc(fmt.Sprintf("%s computes m rows of one %d-column tile of the block-scaled MulU8Dequant; see q8_amd64.go.", name, cols))
 	g := groupLocals{AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)}
 	Load(Param("lda"), lda)
@@ -246,11 +254,27 @@ func gemmBlocks(k blockKernel) {
 func blocksBody(k blockKernel, mr int, g groupLocals) {
 	l := func(s string) string { return fmt.Sprintf("%s%d", s, mr) }
 	cols := k.vecs * k.lanes
+	d0, ldd := RBX, RCX
+	Comment("s = 0, or the sums d holds (flags&blocksResume)")
+	Load(Param("flags"), tmp)
+	TESTQ(U32(blocksResume), tmp)
+	JNZ(LabelRef(l("resume")))
 	for i := 0; i < mr; i++ {
 		for r := 0; r < k.vecs; r++ {
 			k.zero(k.sum(i, r))
 		}
 	}
+	JMP(LabelRef(l("start")))
+	Label(l("resume"))
+	MOVQ(g.dRow, d0)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	for i := 0; i < mr; i++ {
+		for r := 0; r < k.vecs; r++ {
+			VMOVUPS(rowAddr(d0, nil, ldd, i, 4*k.lanes*r), k.sum(i, r))
+		}
+	}
+	Label(l("start"))
 	Load(Param("consts"), consts)
 	Load(Param("scales"), scs)
 	Load(Param("k"), kk)
@@ -324,18 +348,25 @@ func blocksBody(k blockKernel, mr int, g groupLocals) {
 	TESTQ(kk, kk)
 	JNZ(LabelRef(l("block")))
 
-	Comment("d = fma(s, sa, bias)")
+	MOVQ(g.dRow, d0)
+	Load(Param("ldd"), ldd)
+	SHLQ(U8(2), ldd)
+	Comment("d = fma(s, sa, bias), or s itself (flags&blocksPartial)")
+	Load(Param("flags"), tmp)
+	TESTQ(U32(blocksPartial), tmp)
+	JNZ(LabelRef(l("store")))
 	x0 := X(k.acc(0, 0))
 	Load(Param("sa"), x0)
 	VBROADCASTSS(x0, k.bc)
 	Load(Param("bias"), tmp)
-	d0, ldd := RBX, RCX
-	MOVQ(g.dRow, d0)
-	Load(Param("ldd"), ldd)
-	SHLQ(U8(2), ldd)
 	for i := 0; i < mr; i++ {
 		for r := 0; r < k.vecs; r++ {
 			VFMADD213PS(Mem{Base: tmp, Disp: 4 * k.lanes * r}, k.bc, k.sum(i, r))
+		}
+	}
+	Label(l("store"))
+	for i := 0; i < mr; i++ {
+		for r := 0; r < k.vecs; r++ {
 			VMOVUPS(k.sum(i, r), rowAddr(d0, nil, ldd, i, 4*k.lanes*r))
 		}
 	}

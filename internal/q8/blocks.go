@@ -129,34 +129,63 @@ func (p *Packed) blockSplit(kern *kernel) bool { return p.maxA > kern.maxU8 }
 // blockConsts recycles the consts of blockTiles (kernel.prepBlocks).
 var blockConsts = sync.Pool{New: func() any { return new([]int32) }}
 
+// The flags of the block kernels (kernel.deqBlocks) when the inputs run in
+// several calls: the running sums start from d instead of 0
+// (blocksResume); the call stores them in d as they are, without sa and
+// the bias (blocksPartial).
+const (
+	blocksResume  = 1
+	blocksPartial = 2
+)
+
+// blockChunk is how many inputs (rounded down to whole blocks, at least
+// one) a block kernel call takes: 64 columns × 256 inputs of weights
+// (16 KB) stay in L1 while every group of rows passes over them.
+const blockChunk = 256
+
 // blockTiles computes the block-scaled outputs of column tiles [t0, t1)
-// with the kernel's fused block kernel: for each tile, prepBlocks turns
-// the row sums of every block into −za·rowSums, then one kernel call runs
-// all m rows over the tile; the last, partial tile goes through a scratch
-// tile.
+// with the kernel's block-scaled kernel: for each tile, prepBlocks turns
+// the row sums of every block into −za·rowSums, then the kernel runs all
+// m rows over the tile, blockChunk inputs a call; the last, partial tile
+// goes through a scratch tile.
 func (t *product) blockTiles(t0, t1 int) {
 	p, kern, a, m := t.p, t.kern, t.a, t.m
-	n, k, panel := p.n, p.k, p.kq*64
-	cst := growPooled[int32](&blockConsts, p.nb*kern.cols)
+	n, k, panel, cols := p.n, p.k, p.kq*64, kern.cols
+	cst := growPooled[int32](&blockConsts, p.nb*cols)
 	defer blockConsts.Put(cst)
-	c := &(*cst)[0]
+	c := *cst
 	split := p.blockSplit(kern)
+	kc := max(1, blockChunk/p.block) * p.block
 	for tile := t0; tile < t1; tile++ {
-		j0 := tile * kern.cols
-		b := &p.b[j0*p.kq*4]
+		j0 := tile * cols
+		b := p.b[j0*p.kq*4:]
 		mi := p.meta(j0, 0)
-		sc := &p.bsc[mi]
-		kern.prepBlocks(c, &p.brs[mi], sc, p.nb, t.za)
+		kern.prepBlocks(&c[0], &p.brs[mi], &p.bsc[mi], p.nb, t.za)
 		pf := 0
 		if tile+1 < t1 && m > 1 {
 			pf = 1
 		}
-		if j0+kern.cols <= n {
+		// run computes rows [i0, i1) into d (row stride ldd) over every
+		// chunk of inputs.
+		run := func(d *float32, ldd, i0, i1 int, bias *float32, pf int) {
+			for p0 := 0; p0 < k; p0 += kc {
+				p1, flags := min(p0+kc, k), 0
+				if p0 > 0 {
+					flags |= blocksResume
+				}
+				if p1 < k {
+					flags |= blocksPartial
+				}
+				b0 := p0 / p.block
+				kern.deqBlocks(split, d, ldd, &a[i0*k+p0], k, i1-i0, &b[p0*16], p1-p0, panel, pf, &c[b0*cols], &p.bsc[mi+b0*tileMax], bias, t.sa, p.block, flags)
+			}
+		}
+		if j0+cols <= n {
 			bp := &zeroTile[0]
 			if t.bias != nil {
 				bp = &t.bias[j0]
 			}
-			kern.deqBlocks(split, &t.dst[j0], n, &a[0], k, m, b, k, panel, pf, c, sc, bp, t.sa, p.block)
+			run(&t.dst[j0], n, 0, m, bp, pf)
 			continue
 		}
 		// Last, partial tile: rowsMax rows at a time into a scratch tile.
@@ -168,9 +197,9 @@ func (t *product) blockTiles(t0, t1 int) {
 		}
 		for i0 := 0; i0 < m; i0 += rowsMax {
 			i1 := min(i0+rowsMax, m)
-			kern.deqBlocks(split, &s[0], kern.cols, &a[i0*k], k, i1-i0, b, k, panel, 0, c, sc, &bb[0], t.sa, p.block)
+			run(&s[0], cols, i0, i1, &bb[0], 0)
 			for r := range i1 - i0 {
-				copy(t.dst[(i0+r)*n+j0:(i0+r)*n+n], s[r*kern.cols:r*kern.cols+w])
+				copy(t.dst[(i0+r)*n+j0:(i0+r)*n+n], s[r*cols:r*cols+w])
 			}
 		}
 	}

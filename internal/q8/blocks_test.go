@@ -57,7 +57,8 @@ func randBias(r *rand.Rand, n int) []float32 {
 
 // blockShapes sweeps m around the kernels' row counts, n around the
 // 16- and 64-column tiles, and k around the block edges (whole blocks, a
-// short last block, a last block shorter than a quad, k%4 tails).
+// short last block, a last block shorter than a quad, k%4 tails) and the
+// edges of the kernel calls (blockChunk).
 func blockShapes(block int) []shape {
 	var s []shape
 	ks := []int{1, 3, 4, 5, block - 1, block, block + 1, block + 3, block + 4, 2*block - 4, 2 * block, 2*block + 2, 3*block + 5, 4 * block}
@@ -72,6 +73,13 @@ func blockShapes(block int) []shape {
 	for _, m := range []int{1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 25} {
 		s = append(s, shape{m, 80, 2*block + 3}, shape{m, 130, 3 * block})
 	}
+	// Around the edges of the calls of blockChunk inputs.
+	for ki, k := range []int{blockChunk - 1, blockChunk, blockChunk + 2, blockChunk + 5, 2 * blockChunk, 2*blockChunk + 7, 650} {
+		for _, n := range []int{17, 64, 65} {
+			s = append(s, shape{1 + (ki+n)%8, n, k})
+		}
+	}
+	s = append(s, shape{13, 65, 2*blockChunk + 3})
 	return s
 }
 
@@ -95,49 +103,52 @@ func TestMulBlocksIntegerKernels(t *testing.T) {
 
 func testMulBlocks(t *testing.T, fusedOn bool) {
 	r := rand.New(rand.NewPCG(21, 22))
-	for _, kern := range kernels() {
-		t.Run(kern.name, func(t *testing.T) {
-			use(t, kern)
-			for _, block := range []int{4, 8, 12, 32, 64, 9, 30} {
-				for si, sh := range blockShapes(block) {
-					m, n, k := sh.m, sh.n, sh.k
-					nb := (k + block - 1) / block
-					maxA := kern.maxU8
-					if si%3 == 1 {
-						maxA = 255 // RequireExact: AVX2's split variant
-					}
-					a := randU8(r, m*k, maxA)
-					w := randI8(r, n*k)
-					scales := randScales(r, n*nb)
-					var bias []float32
-					if si%2 == 0 {
-						bias = randBias(r, n)
-					}
-					sa := r.Float32()*0.05 + 1e-3
-					za := int32(r.IntN(256))
-					p := PackBlocks(slices.Clone(w), n, k, block, scales)
-					p.RequireExact(maxA)
-					asm := block%4 == 0 && k >= 4 && kern.asm != 0
-					if fused := asm && fusedOn && kern.blocks; p.blockKernel(kern) != fused {
-						t.Fatalf("block %d k=%d: blockKernel = %v, want %v", block, k, !fused, fused)
-					}
-					if intk := asm && maxA <= kern.maxU8; !fusedOn && p.blockMulKernel(kern) != intk {
-						t.Fatalf("block %d k=%d: blockMulKernel = %v, want %v", block, k, !intk, intk)
-					}
-					want := wantBlocks(a, w, m, n, k, block, sa, za, scales, bias)
-					off := si % 3
-					buf, dst := guarded(m*n, off, float32(-3))
-					p.MulU8Dequant(nil, dst, a, m, sa, za, bias)
-					what := fmt.Sprintf("block %d m=%d n=%d k=%d bias=%v maxA=%d", block, m, n, k, bias != nil, maxA)
-					checkGuard(t, buf, m*n, off, float32(-3), what)
-					for i := range want {
-						if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%s: dst[%d,%d] = %g, want %g", what, i/n, i%n, dst[i], want[i])
-						}
+	ks := kernels()
+	for _, block := range []int{4, 8, 12, 32, 64, 9, 30} {
+		for si, sh := range blockShapes(block) {
+			m, n, k := sh.m, sh.n, sh.k
+			nb := (k + block - 1) / block
+			// Activations up to 128 every kernel sums exactly, or up to
+			// 255 with RequireExact (AVX2's split variant).
+			maxA := uint8(128)
+			if si%3 == 1 {
+				maxA = 255
+			}
+			a := randU8(r, m*k, maxA)
+			w := randI8(r, n*k)
+			scales := randScales(r, n*nb)
+			var bias []float32
+			if si%2 == 0 {
+				bias = randBias(r, n)
+			}
+			sa := r.Float32()*0.05 + 1e-3
+			za := int32(r.IntN(256))
+			p := PackBlocks(slices.Clone(w), n, k, block, scales)
+			p.RequireExact(maxA)
+			want := wantBlocks(a, w, m, n, k, block, sa, za, scales, bias)
+			for _, kern := range ks {
+				what := fmt.Sprintf("%s: block %d m=%d n=%d k=%d bias=%v maxA=%d", kern.name, block, m, n, k, bias != nil, maxA)
+				asm := block%4 == 0 && k >= 4 && kern.asm != 0
+				if fused := asm && fusedOn && kern.blocks; p.blockKernel(kern) != fused {
+					t.Fatalf("%s: blockKernel = %v, want %v", what, !fused, fused)
+				}
+				if intk := asm && maxA <= kern.maxU8; !fusedOn && p.blockMulKernel(kern) != intk {
+					t.Fatalf("%s: blockMulKernel = %v, want %v", what, !intk, intk)
+				}
+				off := si % 3
+				buf, dst := guarded(m*n, off, float32(-3))
+				old := impl
+				impl = kern
+				p.MulU8Dequant(nil, dst, a, m, sa, za, bias)
+				impl = old
+				checkGuard(t, buf, m*n, off, float32(-3), what)
+				for i := range want {
+					if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s: dst[%d,%d] = %g, want %g", what, i/n, i%n, dst[i], want[i])
 					}
 				}
 			}
-		})
+		}
 	}
 }
 
@@ -306,6 +317,16 @@ func TestPackBlocksAccessors(t *testing.T) {
 	// Row 1: block 0: 2·127 − 128 + 1 = 127 → 127·3 = 381; block 1: 0 − 0 → 381.
 	if d[0] != 1.5 || d[1] != 381 {
 		t.Errorf("MulU8Dequant = %v, want [1.5 381]", d)
+	}
+	// No inputs: no blocks, the bias alone (+0 without one).
+	p = PackBlocks(nil, 2, 0, 8, nil)
+	p.MulU8Dequant(nil, d, nil, 1, 1, 3, []float32{0.25, -2})
+	if d[0] != 0.25 || d[1] != -2 {
+		t.Errorf("k=0: MulU8Dequant = %v, want [0.25 -2]", d)
+	}
+	p.MulU8Dequant(nil, d, nil, 1, 1, 3, nil)
+	if math.Float32bits(d[0]) != 0 || math.Float32bits(d[1]) != 0 {
+		t.Errorf("k=0, no bias: MulU8Dequant = %v, want [+0 +0]", d)
 	}
 }
 

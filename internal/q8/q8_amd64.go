@@ -115,33 +115,35 @@ func prepBlocks16(c *int32, rowSums *int32, scales *float32, nb int, za int32)
 //	}
 //
 // The running sums s stay in registers beside the accumulators, so the
-// kernels take fewer rows at a time than their integer twins.
+// kernels take fewer rows at a time than their integer twins. With flags
+// the inputs may run in several calls: blocksResume starts s from d
+// instead of 0, blocksPartial stores s in d as it is (no sa, no bias).
 
 // mulBlocksVNNI is the block-scaled tile kernel with 512-bit VPDPBUSD: 3
 // rows at a time, 64 columns.
 //
 //go:noescape
-func mulBlocksVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int)
+func mulBlocksVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int, flags int)
 
 // mulBlocksAVXVNNI is the block-scaled tile kernel with 256-bit VEX
 // VPDPBUSD: 2 rows at a time (two sets of accumulators on alternate
 // quads), 16 columns.
 //
 //go:noescape
-func mulBlocksAVXVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int)
+func mulBlocksAVXVNNI(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int, flags int)
 
 // mulBlocksAVX2 is the block-scaled tile kernel with VPMADDUBSW + VPMADDWD:
 // 2 rows at a time, 16 columns, exact for activations up to 128.
 //
 //go:noescape
-func mulBlocksAVX2(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int)
+func mulBlocksAVX2(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int, flags int)
 
 // mulBlocksAVX2Split is mulBlocksAVX2 exact for every activation: each
 // broadcast activation a is cut into min(a, 128) and the rest (≤ 127), two
 // exact VPMADDUBSW products, at twice the cost.
 //
 //go:noescape
-func mulBlocksAVX2Split(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int)
+func mulBlocksAVX2Split(d *float32, ldd int, a *uint8, lda int, m int, b *int8, k int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int, flags int)
 
 // quantizeAVX2 is QuantizeU8 for n a multiple of 32 (AVX2 + FMA):
 //
@@ -211,16 +213,16 @@ func (k *kernel) deq(d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk 
 
 // deqBlocks runs k's block-scaled kernel; split selects its variant exact
 // for every activation (kernel.blockSplit).
-func (k *kernel) deqBlocks(split bool, d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int) {
+func (k *kernel) deqBlocks(split bool, d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block, flags int) {
 	switch {
 	case k.asm == asmVNNI:
-		mulBlocksVNNI(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block)
+		mulBlocksVNNI(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block, flags)
 	case k.asm == asmAVXVNNI:
-		mulBlocksAVXVNNI(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block)
+		mulBlocksAVXVNNI(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block, flags)
 	case k.asm == asmAVX2 && split:
-		mulBlocksAVX2Split(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block)
+		mulBlocksAVX2Split(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block, flags)
 	case k.asm == asmAVX2:
-		mulBlocksAVX2(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block)
+		mulBlocksAVX2(d, ldd, a, lda, m, b, kk, panel, pf, consts, scales, bias, sa, block, flags)
 	}
 }
 

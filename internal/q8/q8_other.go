@@ -26,7 +26,7 @@ func (k *kernel) deq(d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk 
 	panic("q8: no assembly")
 }
 
-func (k *kernel) deqBlocks(split bool, d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block int) {
+func (k *kernel) deqBlocks(split bool, d *float32, ldd int, a *uint8, lda int, m int, b *int8, kk int, panel int, pf int, consts *int32, scales *float32, bias *float32, sa float32, block, flags int) {
 	panic("q8: no assembly")
 }
 
