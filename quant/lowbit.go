@@ -227,9 +227,9 @@ func sixBit(v, unit float32) uint8 {
 }
 
 // code returns the code u ∈ [0, levels] nearest to v on the grid d·u + m
-// (round half to even); 0 when d is 0, or for q{b}_0 the code of zero,
-// which the caller's m = −2^(b−1)·d = 0 cannot tell apart, so it is
-// recomputed: a zero block reads back as 0 either way.
+// (round half to even). A block with d = 0 is constant, m everywhere: its
+// code is 0, or the middle code 2^(b−1) when m is 0 too (an all-zero
+// block, which then also reads back as 0 in q8's centred int8).
 func code(v, d, m float32, levels int) uint8 {
 	if d == 0 {
 		if m == 0 {
