@@ -108,11 +108,10 @@ func quantizeOut(c *cobra.Command, pool *parallel.Pool, lm *loaded, cp *corpus.C
 	// The bytes outside the plan's matrices: the biases, and the header,
 	// the vocabulary most of all, estimated, then measured: a plan over
 	// the target shrinks the next one's budget by the excess.
-	vj, err := json.Marshal(words)
+	overhead, err := planOverhead(lm.params, words)
 	if err != nil {
 		return nil, err
 	}
-	overhead := quant.FixedBytes(lm.params) + int64(len(vj)) + 16<<10
 	for range 4 {
 		if least := quant.MinPlanBytes(options) + overhead; target < least {
 			return nil, fmt.Errorf("target of %d bytes (%.2f MB) is below the smallest reachable file, %d bytes (%.2f MB, 2-bit weights and embedding everywhere)",
@@ -138,4 +137,15 @@ func quantizeOut(c *cobra.Command, pool *parallel.Pool, lm *loaded, cp *corpus.C
 		overhead += size - target
 	}
 	return nil, fmt.Errorf("no plan fits %d bytes", target)
+}
+
+// planOverhead estimates the bytes of a model file outside a plan's
+// matrices: the float32 biases, and the header, the vocabulary most of all
+// (its JSON) plus 16 KiB for the tensors' entries and the other metadata.
+func planOverhead(p *model.Params, words []string) (int64, error) {
+	vj, err := json.Marshal(words)
+	if err != nil {
+		return 0, err
+	}
+	return quant.FixedBytes(p) + int64(len(vj)) + 16<<10, nil
 }

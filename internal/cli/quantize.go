@@ -377,11 +377,10 @@ func sweepSchemes(c *cobra.Command, pool *parallel.Pool, lm *loaded, cp *corpus.
 	if err != nil {
 		return nil, nil, err
 	}
-	vj, err := json.Marshal(cp.Dict.Words())
+	overhead, err := planOverhead(lm.params, cp.Dict.Words())
 	if err != nil {
 		return nil, nil, err
 	}
-	overhead := quant.FixedBytes(lm.params) + int64(len(vj)) + 16<<10
 	schemes := quant.SweepSchemes()
 	for _, r := range quant.SweepTargets {
 		plan, err := quant.ChoosePlan(options, int64(r*float64(fp))-overhead, quant.Scheme{})
