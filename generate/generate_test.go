@@ -48,9 +48,56 @@ func TestDraw(t *testing.T) {
 		u    float64
 		want int32
 	}{{0, 1}, {0.2499, 1}, {0.25, 3}, {0.999999, 3}, {1, 3}} {
-		if got := draw(p, c.u); got != c.want {
+		if got, _ := draw(p, c.u, nil); got != c.want {
 			t.Errorf("draw(u=%v) = %d, want %d", c.u, got, c.want)
 		}
+	}
+}
+
+// TestDrawBlocks draws from 1,000 words (four blocks, the last partial,
+// some words and one whole block without mass) whose probabilities are
+// multiples of 2⁻¹⁶, so every sum is exact, and wants the index a plain
+// cumulative walk in float64 finds, for u at and around every boundary.
+func TestDrawBlocks(t *testing.T) {
+	const n = 1000
+	p := make([]float32, n)
+	for i := range p {
+		if i%7 != 3 && (i < 256 || i >= 512) {
+			p[i] = float32(1+i%5) / (1 << 16)
+		}
+	}
+	var total float64
+	for _, x := range p {
+		total += float64(x)
+	}
+	walk := func(u float64) int32 {
+		var c float64
+		for i, x := range p {
+			c += float64(x)
+			if u*total < c {
+				return int32(i)
+			}
+		}
+		return -1
+	}
+	var sums []float64
+	var c float64
+	for i, x := range p {
+		for _, v := range []float64{c, c + float64(x)/2, c + float64(x)} {
+			u := v / total
+			if u >= 1 {
+				continue
+			}
+			var got int32
+			got, sums = draw(p, u, sums)
+			if want := walk(u); got != want {
+				t.Fatalf("word %d: draw(u=%v) = %d, want %d", i, u, got, want)
+			}
+		}
+		c += float64(x)
+	}
+	if got, _ := draw(p, 1, sums); got != n-1 {
+		t.Errorf("draw(u=1) = %d, want the last word with mass, %d", got, n-1)
 	}
 }
 

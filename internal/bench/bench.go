@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,23 +21,53 @@ import (
 
 // Config says what to compare.
 type Config struct {
-	Exe          string   // the lstmq binary to time
-	Model        string   // float32 PyTorch checkpoint: a state_dict (.pth) or the example's torch.save(model) (.pt)
-	Nonlinearity string   // a state_dict RNN's nonlinearity, tanh or relu; "": the files' default (tanh)
-	Kind         string   // the model's kind (LSTM, GRU, RNN_TANH, RNN_RELU), for the table
-	Arch         string   // the model's layers in one line, for the table
-	Data         string   // corpus folder: train.txt, valid.txt, test.txt
-	MaxTokens    int      // first N rows of batchify(test, BatchSize) (at batch 1, N tokens); 0: all
-	BatchSize    int      // sequences side by side in every run (≥ 1)
-	Threads      int      // threads of every run (≥ 1)
-	Rounds       int      // alternating rounds (≥ 1)
-	Schemes      []string // int8 schemes to time, e.g. "pytorch", "channel-act8"
-	Anchors      string   // bench/anchors/anchors.sh; "" skips PyTorch and ONNX Runtime
-	Python       string   // interpreter for the anchors and TorchGen; "": their default
-	TorchGen     string   // torch_generate.py; "" skips PyTorch's generation speed
-	GenWords     int      // words for the generation speed; 0 skips it
-	WorkDir      string   // where the quantized files go
+	Exe          string    // the lstmq binary to time
+	Model        string    // float32 PyTorch checkpoint: a state_dict (.pth) or the example's torch.save(model) (.pt)
+	Nonlinearity string    // a state_dict RNN's nonlinearity, tanh or relu; "": the files' default (tanh)
+	Kind         string    // the model's kind (LSTM, GRU, RNN_TANH, RNN_RELU), for the table
+	Arch         string    // the model's layers in one line, for the table
+	Data         string    // corpus folder: train.txt, valid.txt, test.txt
+	MaxTokens    int       // first N rows of batchify(test, BatchSize) (at batch 1, N tokens); 0: all
+	BatchSize    int       // sequences side by side in every run (≥ 1)
+	Threads      int       // threads of every run (≥ 1)
+	More         []Setting // further threads and batch sizes, each timed in every round after the first
+	Rounds       int       // alternating rounds (≥ 1)
+	Schemes      []string  // int8 schemes to time, e.g. "pytorch", "channel-act8"
+	Anchors      string    // bench/anchors/anchors.sh; "" skips PyTorch and ONNX Runtime
+	Python       string    // interpreter for the anchors and TorchGen; "": their default
+	TorchGen     string    // torch_generate.py; "" skips PyTorch's generation speed
+	GenWords     int       // words for the generation speed; 0 skips it
+	WorkDir      string    // where the quantized files go
 	Log          io.Writer
+}
+
+// A Setting is the threads and batch size of a group of runs.
+type Setting struct {
+	Threads   int `json:"threads"`
+	BatchSize int `json:"batch_size"`
+}
+
+func (s Setting) String() string {
+	return plural(s.Threads, "thread") + fmt.Sprintf(", batch %d", s.BatchSize)
+}
+
+// Settings lists the groups the runs fall in: Threads and BatchSize first,
+// then More, without repeats.
+func (c *Config) Settings() []Setting {
+	ss := []Setting{{max(c.Threads, 1), max(c.BatchSize, 1)}}
+	for _, s := range c.More {
+		s = Setting{max(s.Threads, 1), max(s.BatchSize, 1)}
+		if !slices.Contains(ss, s) {
+			ss = append(ss, s)
+		}
+	}
+	return ss
+}
+
+// at is c with its first setting replaced by s.
+func (c Config) at(s Setting) *Config {
+	c.Threads, c.BatchSize, c.More = s.Threads, s.BatchSize, nil
+	return &c
 }
 
 // Run is one timed evaluation.
@@ -57,7 +88,7 @@ type Run struct {
 type Result struct {
 	Runs  []Run              `json:"runs"`
 	Sizes map[string]float64 `json:"size_mb"`         // by lstmq variant: file given to eval
-	Gen   map[string]float64 `json:"gen_words_per_s"` // "lstmq fp32", "lstmq int8", "pytorch fp32", "pytorch int8"
+	Gen   map[string]float64 `json:"gen_words_per_s"` // "lstmq fp32", "lstmq int8", "pytorch fp32", "pytorch int8"; at more thread counts than the first, "lstmq int8, 2 threads"
 	CPU   string             `json:"cpu"`
 
 	Kind      string `json:"kind,omitempty"` // LSTM, GRU, RNN_TANH or RNN_RELU
@@ -97,34 +128,54 @@ func Compare(ctx context.Context, c Config) (*Result, error) {
 		res.Sizes[v.name] = float64(st.Size()) / 1e6
 	}
 	for r := 1; r <= c.Rounds; r++ {
-		anchorsFirst := r%2 == 0
-		if anchorsFirst {
-			if err := c.anchors(ctx, r, res); err != nil {
-				return nil, err
-			}
-		}
-		for _, v := range vs {
-			c.logf("round %d/%d: lstmq %s", r, c.Rounds, v.name)
-			run, err := c.evalRun(ctx, v)
-			if err != nil {
-				return nil, err
-			}
-			run.Round = r
-			res.Runs = append(res.Runs, run)
-		}
-		if !anchorsFirst {
-			if err := c.anchors(ctx, r, res); err != nil {
+		for _, st := range c.Settings() {
+			if err := c.at(st).round(ctx, r, vs, res); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if c.GenWords > 0 {
 		// The timings are in hand: a failed generation run costs only its row.
-		if err := c.generation(ctx, vs, res); err != nil {
-			c.logf("generation speed not measured: %v", err)
+		var done []int
+		for _, st := range c.Settings() {
+			if slices.Contains(done, st.Threads) {
+				continue
+			}
+			done = append(done, st.Threads)
+			suffix := ""
+			if st.Threads != c.Threads {
+				suffix = ", " + plural(st.Threads, "thread")
+			}
+			if err := c.at(st).generation(ctx, vs, res, suffix); err != nil {
+				c.logf("generation speed not measured: %v", err)
+			}
 		}
 	}
 	return res, nil
+}
+
+// round runs one round at c's first setting: lstmq's variants and the
+// anchors back to back, the anchors first on even rounds.
+func (c *Config) round(ctx context.Context, r int, vs []variant, res *Result) error {
+	anchorsFirst := r%2 == 0
+	if anchorsFirst {
+		if err := c.anchors(ctx, r, res); err != nil {
+			return err
+		}
+	}
+	for _, v := range vs {
+		c.logf("round %d/%d, %s: lstmq %s", r, c.Rounds, Setting{c.Threads, c.BatchSize}, v.name)
+		run, err := c.evalRun(ctx, v)
+		if err != nil {
+			return err
+		}
+		run.Round = r
+		res.Runs = append(res.Runs, run)
+	}
+	if !anchorsFirst {
+		return c.anchors(ctx, r, res)
+	}
+	return nil
 }
 
 // defaults puts the zero values of the counts at 1.
@@ -184,7 +235,11 @@ func (c *Config) evalRun(ctx context.Context, v variant) (Run, error) {
 	if err := json.Unmarshal(out, &r); err != nil {
 		return Run{}, fmt.Errorf("lstmq eval printed %q: %w", out, err)
 	}
+	if r.Threads != 0 && r.Threads != c.Threads || r.BatchSize != 0 && r.BatchSize != c.BatchSize {
+		return Run{}, fmt.Errorf("lstmq eval ran with %d thread(s) at batch %d; asked for %d at batch %d", r.Threads, r.BatchSize, c.Threads, c.BatchSize)
+	}
 	r.Impl, r.Which, r.RSSMB = "lstmq", v.name, float64(rss)/1e6
+	r.Threads, r.BatchSize = c.Threads, c.BatchSize
 	return r, nil
 }
 
@@ -226,7 +281,7 @@ func (c *Config) anchors(ctx context.Context, round int, res *Result) error {
 			return fmt.Errorf("%s: %s %s ran with %d thread(s) at batch %d; asked for %d at batch %d",
 				c.Anchors, r.Impl, r.Which, r.Threads, r.BatchSize, c.Threads, c.BatchSize)
 		}
-		r.Round = round
+		r.Round, r.Threads, r.BatchSize = round, c.Threads, c.BatchSize
 		res.Runs = append(res.Runs, r)
 	}
 	return nil
@@ -259,7 +314,8 @@ var genRate = regexp.MustCompile(`\(([0-9.]+) words/s`)
 
 // generation measures batch-1 sampling speed: lstmq fp32 and its first
 // int8 variant, and PyTorch fp32 and int8.
-func (c *Config) generation(ctx context.Context, vs []variant, res *Result) error {
+// The rates go in res.Gen under "impl which" plus suffix.
+func (c *Config) generation(ctx context.Context, vs []variant, res *Result, suffix string) error {
 	for i, v := range vs {
 		if i > 1 {
 			break
@@ -281,7 +337,7 @@ func (c *Config) generation(ctx context.Context, vs []variant, res *Result) erro
 		if i == 1 {
 			which = "int8"
 		}
-		res.Gen["lstmq "+which] = rate
+		res.Gen["lstmq "+which+suffix] = rate
 	}
 	if c.TorchGen == "" {
 		return nil
@@ -303,7 +359,7 @@ func (c *Config) generation(ctx context.Context, vs []variant, res *Result) erro
 		if err := json.Unmarshal(bytes.TrimSpace(lastLineBytes(out)), &g); err != nil {
 			return fmt.Errorf("%s printed %q: %w", c.TorchGen, out, err)
 		}
-		res.Gen["pytorch "+which] = g.WPS
+		res.Gen["pytorch "+which+suffix] = g.WPS
 	}
 	return nil
 }
@@ -313,9 +369,18 @@ func lastLineBytes(b []byte) []byte { return []byte(lastLine(string(b))) }
 // Median returns the median seconds of the runs of impl/which, and the
 // loss of the first of them.
 func (r *Result) Median(impl, which string) (sec, loss float64, rss float64, ok bool) {
+	return r.median(impl, which, nil)
+}
+
+// MedianAt is Median over the runs of one setting.
+func (r *Result) MedianAt(impl, which string, st Setting) (sec, loss float64, rss float64, ok bool) {
+	return r.median(impl, which, &st)
+}
+
+func (r *Result) median(impl, which string, st *Setting) (sec, loss float64, rss float64, ok bool) {
 	var s []float64
 	for _, run := range r.Runs {
-		if run.Impl == impl && run.Which == which {
+		if run.Impl == impl && run.Which == which && (st == nil || run.Threads == st.Threads && run.BatchSize == st.BatchSize) {
 			if !ok {
 				loss, ok = run.Loss, true
 			}

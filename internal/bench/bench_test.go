@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -211,6 +212,87 @@ func TestDataLabel(t *testing.T) {
 	} {
 		if got := dataLabel(c.rows, c.batch); got != c.want {
 			t.Errorf("dataLabel(%d, %d) = %q, want %q", c.rows, c.batch, got, c.want)
+		}
+	}
+}
+
+// fakeScaling stands in for both lstmq and the anchors in
+// TestCompareSettings: a run takes 4/threads seconds at batch 1 and
+// 6/threads at batch 4 (2.67× the tokens/s, as it scores 4× the tokens).
+const fakeScaling = `echo "$*" >> "$0.args"
+cmd=$1
+out= threads=0 batch=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--out) out=$2; shift ;;
+	--threads) threads=$2; shift ;;
+	--batch-size) batch=$2; shift ;;
+	esac
+	shift
+done
+sec=$(( (batch == 1 ? 4 : 6) / threads ))
+tok=$(( 100 * batch ))
+case $cmd in
+quantize) printf '0123456789' > "$out" ;;
+eval) echo "{\"loss\":5.3,\"tokens\":$tok,\"seconds\":$sec,\"batch_size\":$batch,\"threads\":$threads}" ;;
+*) echo "{\"impl\":\"ort\",\"which\":\"fp32\",\"loss\":5.3,\"seconds\":$(( sec * threads * 2 )),\"tokens\":$tok,\"threads\":$threads,\"batch_size\":$batch}" ;;
+esac
+`
+
+// TestCompareSettings times two thread counts and two batch sizes in one
+// run: every round runs every setting, each run records its own, and the
+// tables give a section per setting and the tokens/s ratios between them.
+func TestCompareSettings(t *testing.T) {
+	dir := t.TempDir()
+	exe := fakeScript(t, dir, "fake", fakeScaling)
+	c := Config{
+		Exe: exe, Anchors: exe, Model: filepath.Join(dir, "m.pth"), Kind: "LSTM", Data: "corpus", MaxTokens: 100,
+		Threads: 1, BatchSize: 1, More: []Setting{{2, 1}, {1, 4}, {1, 1}}, Rounds: 3,
+		Schemes: []string{"pytorch"}, WorkDir: dir,
+	}
+	if err := os.WriteFile(c.Model, []byte("model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Settings(); !slices.Equal(got, []Setting{{1, 1}, {2, 1}, {1, 4}}) {
+		t.Fatalf("settings %v", got)
+	}
+	res, err := Compare(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 rounds × 3 settings × (fp32, pytorch, one anchor run).
+	if len(res.Runs) != 27 {
+		t.Fatalf("%d runs: %+v", len(res.Runs), res.Runs)
+	}
+	for _, st := range c.Settings() {
+		want := 4.0 / float64(st.Threads)
+		if st.BatchSize == 4 {
+			want = 6.0 / float64(st.Threads)
+		}
+		if sec, _, _, ok := res.MedianAt("lstmq", "pytorch", st); !ok || sec != want {
+			t.Errorf("%v: lstmq pytorch median %v s (%v), want %v", st, sec, ok, want)
+		}
+		if sec, _, _, ok := res.MedianAt("ort", "fp32", st); !ok || sec != 2*want*float64(st.Threads) {
+			t.Errorf("%v: ort fp32 median %v s (%v)", st, sec, ok)
+		}
+	}
+	var tab strings.Builder
+	res.WriteTable(&tab, c)
+	got := tab.String()
+	t.Logf("table:\n%s", got)
+	for _, want := range []string{
+		"| **1 thread; first 100 test tokens, batch 1** |",
+		"| **2 threads; first 100 test tokens, batch 1** |",
+		"| **1 thread; batch 4: first 100 rows of batchify(test, 4)** |",
+		// 2 threads: lstmq 2 s against ORT fp32 at 8 s.
+		"| lstmq fp32 | 0.0 | 5.3000 | +0.0000 | 2.00 | 0.25 | – | 1.00 |",
+		"| run | 1 thread, batch 1 | 2 threads, batch 1 | 1 thread, batch 4 |",
+		// 100 tokens in 4 s, in 2 s, and 400 tokens in 6 s.
+		"| lstmq int8 pytorch | 25 (1.00) | 50 (2.00) | 67 (2.67) |",
+		"| ort fp32 | 12 (1.00) | 12 (1.00) | 33 (2.67) |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q", want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,62 +13,36 @@ import (
 )
 
 // WriteTable prints the comparison as a Markdown table, then the
-// generation speeds.
+// generation speeds. With more than one setting (threads, batch size) the
+// table has a section per setting, and a second table gives each run's
+// tokens/s at every setting.
 //
 // An lstmq row's × ONNX Runtime and × PyTorch compare it with the anchor of
-// its precision. ONNX Runtime has int8 LSTMs only: for the other kinds an
-// int8 row is compared with ORT fp32 instead, and the cell says so.
+// its precision at the same setting. ONNX Runtime has int8 LSTMs only: for
+// the other kinds an int8 row is compared with ORT fp32 instead, and the
+// cell says so.
 func (r *Result) WriteTable(w io.Writer, c Config) {
 	c.defaults()
+	ss := c.Settings()
 	if m := strings.Trim(c.Kind+": "+c.Arch, ": "); m != "" {
 		fmt.Fprintf(w, "Model: %s\n", m)
 	}
-	fmt.Fprintf(w, "CPU: %s; %s; %s; %d round(s), median seconds\n\n", r.CPU, plural(c.Threads, "thread"),
-		dataLabel(c.MaxTokens, c.BatchSize), c.Rounds)
+	if len(ss) == 1 {
+		fmt.Fprintf(w, "CPU: %s; %s; %s; %d round(s), median seconds\n\n", r.CPU, plural(c.Threads, "thread"),
+			dataLabel(c.MaxTokens, c.BatchSize), c.Rounds)
+	} else {
+		fmt.Fprintf(w, "CPU: %s; %d round(s), each running every setting in turn, median seconds\n\n", r.CPU, c.Rounds)
+	}
 	fmt.Fprintln(w, "| run | size MB | loss | loss − fp32 | seconds | × ONNX Runtime | × PyTorch | × lstmq fp32 | peak RSS MB (× file) |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
-	fpSec, fpLoss, _, _ := r.Median("lstmq", "fp32")
-	_, _, _, ortInt8 := r.Median("ort", "int8")
-	_, _, _, ortFP32 := r.Median("ort", "fp32")
-	row := func(impl, which, anchor string) {
-		sec, loss, rss, ok := r.Median(impl, which)
-		if !ok {
-			return
+	int8Alone := false
+	for _, st := range ss {
+		if len(ss) > 1 {
+			fmt.Fprintf(w, "| **%s; %s** | | | | | | | | |\n", plural(st.Threads, "thread"), dataLabel(c.MaxTokens, st.BatchSize))
 		}
-		ratio := func(i, v string) string {
-			s, _, _, ok := r.Median(i, v)
-			if !ok || s == 0 {
-				return "–"
-			}
-			return fmt.Sprintf("%.2f", sec/s)
-		}
-		size, mem, vsFP, vsORT, vsPT := "–", "–", "–", "–", "–"
-		if impl == "lstmq" {
-			size = fmt.Sprintf("%.1f", r.Sizes[which])
-			mem = fmt.Sprintf("%.0f (%.2f)", rss, rss/r.Sizes[which])
-			vsORT, vsPT = ratio("ort", anchor), ratio("pytorch", anchor)
-			if anchor == "int8" && !ortInt8 && ortFP32 {
-				vsORT = ratio("ort", "fp32") + " (fp32)"
-			}
-			if fpSec > 0 {
-				vsFP = fmt.Sprintf("%.2f", sec/fpSec)
-			}
-		}
-		name := impl + " " + which
-		if impl == "lstmq" && anchor == "int8" {
-			name = "lstmq int8 " + which // which is the scheme
-		}
-		fmt.Fprintf(w, "| %s | %s | %.4f | %+.4f | %.2f | %s | %s | %s | %s |\n", name, size, loss, loss-fpLoss, sec, vsORT, vsPT, vsFP, mem)
+		int8Alone = r.writeRows(w, c, st) || int8Alone
 	}
-	for _, a := range []string{"pytorch", "ort"} {
-		row(a, "fp32", "")
-		row(a, "int8", "")
-	}
-	row("lstmq", "fp32", "fp32")
-	for _, s := range c.Schemes {
-		row("lstmq", s, "int8")
-	}
-	if ortFP32 && !ortInt8 && len(c.Schemes) > 0 {
+	if int8Alone && len(c.Schemes) > 0 {
 		what := "this model"
 		if c.Kind != "" && c.Kind != "LSTM" {
 			what = "a " + c.Kind
@@ -80,15 +55,148 @@ func (r *Result) WriteTable(w io.Writer, c Config) {
 	if strings.HasPrefix(c.Kind, "RNN") {
 		fmt.Fprintln(w, "quantize_dynamic leaves nn.RNN in float: pytorch int8 and lstmq int8 pytorch quantize the decoder only.")
 	}
-	if len(r.Gen) > 0 {
-		fmt.Fprintf(w, "\nBatch-1 generation (%d words, %s), words/s:", c.GenWords, plural(c.Threads, "thread"))
+	if len(ss) > 1 {
+		r.writeScaling(w, c, ss)
+	}
+	r.writeGen(w, c, ss)
+}
+
+// runs lists the table's runs in order: the anchors, then lstmq's.
+func runs(c Config) [][2]string {
+	rs := [][2]string{{"pytorch", "fp32"}, {"pytorch", "int8"}, {"ort", "fp32"}, {"ort", "int8"}, {"lstmq", "fp32"}}
+	for _, s := range c.Schemes {
+		rs = append(rs, [2]string{"lstmq", s})
+	}
+	return rs
+}
+
+// runName is a run's name in the tables: lstmq's int8 rows carry the scheme.
+func runName(impl, which string) string {
+	if impl == "lstmq" && which != "fp32" {
+		return "lstmq int8 " + which
+	}
+	return impl + " " + which
+}
+
+// writeRows prints the rows of one setting. It reports whether the int8
+// rows were compared with ORT fp32 (no ORT int8 run).
+func (r *Result) writeRows(w io.Writer, c Config, st Setting) (int8Alone bool) {
+	fpSec, fpLoss, _, _ := r.MedianAt("lstmq", "fp32", st)
+	_, _, _, ortInt8 := r.MedianAt("ort", "int8", st)
+	_, _, _, ortFP32 := r.MedianAt("ort", "fp32", st)
+	for _, run := range runs(c) {
+		impl, which := run[0], run[1]
+		sec, loss, rss, ok := r.MedianAt(impl, which, st)
+		if !ok {
+			continue
+		}
+		ratio := func(i, v string) string {
+			s, _, _, ok := r.MedianAt(i, v, st)
+			if !ok || s == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f", sec/s)
+		}
+		size, mem, vsFP, vsORT, vsPT := "–", "–", "–", "–", "–"
+		if impl == "lstmq" {
+			anchor := "int8"
+			if which == "fp32" {
+				anchor = "fp32"
+			}
+			size = fmt.Sprintf("%.1f", r.Sizes[which])
+			mem = fmt.Sprintf("%.0f (%.2f)", rss, rss/r.Sizes[which])
+			vsORT, vsPT = ratio("ort", anchor), ratio("pytorch", anchor)
+			if anchor == "int8" && !ortInt8 && ortFP32 {
+				vsORT = ratio("ort", "fp32") + " (fp32)"
+				int8Alone = true
+			}
+			if fpSec > 0 {
+				vsFP = fmt.Sprintf("%.2f", sec/fpSec)
+			}
+		}
+		fmt.Fprintf(w, "| %s | %s | %.4f | %+.4f | %.2f | %s | %s | %s | %s |\n", runName(impl, which), size, loss, loss-fpLoss, sec, vsORT, vsPT, vsFP, mem)
+	}
+	return int8Alone
+}
+
+// writeScaling prints every run's tokens/s at each setting, and its ratio
+// to the first setting's.
+func (r *Result) writeScaling(w io.Writer, c Config, ss []Setting) {
+	fmt.Fprintf(w, "\nTokens/s (× %s):\n\n| run |", ss[0])
+	for _, st := range ss {
+		fmt.Fprintf(w, " %s |", st)
+	}
+	fmt.Fprint(w, "\n|---|"+strings.Repeat("---|", len(ss))+"\n")
+	for _, run := range runs(c) {
+		var cells []string
+		var base float64
+		for i, st := range ss {
+			rate := r.tokensPerSecond(run[0], run[1], st)
+			if i == 0 {
+				base = rate
+			}
+			switch {
+			case rate == 0:
+				cells = append(cells, "–")
+			case base > 0:
+				cells = append(cells, fmt.Sprintf("%.0f (%.2f)", rate, rate/base))
+			default:
+				cells = append(cells, fmt.Sprintf("%.0f", rate))
+			}
+		}
+		if strings.Trim(strings.Join(cells, ""), "–") == "" {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s |\n", runName(run[0], run[1]), strings.Join(cells, " | "))
+	}
+}
+
+// tokensPerSecond is the tokens a run of impl/which scored at st, over its
+// median seconds (0: no such run).
+func (r *Result) tokensPerSecond(impl, which string, st Setting) float64 {
+	sec, _, _, ok := r.MedianAt(impl, which, st)
+	if !ok || sec <= 0 {
+		return 0
+	}
+	for _, run := range r.Runs {
+		if run.Impl == impl && run.Which == which && run.Threads == st.Threads && run.BatchSize == st.BatchSize {
+			return float64(run.Tokens) / sec
+		}
+	}
+	return 0
+}
+
+// writeGen prints the generation speeds, a line per thread count.
+func (r *Result) writeGen(w io.Writer, c Config, ss []Setting) {
+	if len(r.Gen) == 0 {
+		return
+	}
+	var done []int
+	for _, st := range ss {
+		if slices.Contains(done, st.Threads) {
+			continue
+		}
+		done = append(done, st.Threads)
+		suffix := ""
+		if st.Threads != c.Threads {
+			suffix = ", " + plural(st.Threads, "thread")
+		}
+		if _, ok := r.Gen["lstmq fp32"+suffix]; !ok {
+			if _, ok := r.Gen["lstmq int8"+suffix]; !ok {
+				continue
+			}
+		}
+		fmt.Fprintf(w, "\nBatch-1 generation (%d words, %s), words/s:", c.GenWords, plural(st.Threads, "thread"))
 		for _, k := range []string{"lstmq fp32", "lstmq int8", "pytorch fp32", "pytorch int8"} {
-			if v, ok := r.Gen[k]; ok {
+			if v, ok := r.Gen[k+suffix]; ok {
 				fmt.Fprintf(w, " %s %.0f;", k, v)
 			}
 		}
-		if a, b := r.Gen["lstmq int8"], r.Gen["pytorch int8"]; a > 0 && b > 0 {
+		if a, b := r.Gen["lstmq int8"+suffix], r.Gen["pytorch int8"+suffix]; a > 0 && b > 0 {
 			fmt.Fprintf(w, " lstmq int8 / pytorch int8 = %.1f×", a/b)
+		}
+		if a, b := r.Gen["lstmq int8"+suffix], r.Gen["lstmq int8"]; suffix != "" && a > 0 && b > 0 {
+			fmt.Fprintf(w, "; lstmq int8 × %s = %.2f", plural(c.Threads, "thread"), a/b)
 		}
 		fmt.Fprintln(w)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ func newBenchCmd() *cobra.Command {
 		cfg              bench.Config
 		schemes, jsonOut string
 		roofline         bool
+		threads, batches []int
 	)
 	c := &cobra.Command{
 		Use:   "bench --model M.pth --data DIR",
@@ -32,6 +34,10 @@ on the same checkpoint and test tokens, alternating for --rounds rounds, with
 the model's kind, size, loss, median seconds, time ratios, peak memory; then
 generation speed and the kernels' roofline on the decoder's shape.
 
+--threads 1,2 and --batch-size 1,16 time every combination in every round
+(a section of the table each) and add a table of tokens/s at each, and the
+generation speed at each thread count.
+
 The anchors are the project's bench/anchors/anchors.sh (found from the working
 directory up, as in a checkout); they need Debian's python3-torch and
 onnxruntime-node (the script installs what is missing, npm ci into a cache
@@ -42,8 +48,8 @@ folder); lstmq itself needs neither. --anchors "" times lstmq alone.`,
 	flagModel(f, &cfg.Model, &cfg.Nonlinearity)
 	flagData(f, &cfg.Data)
 	f.IntVar(&cfg.MaxTokens, "max-tokens", 20000, "first N test tokens (0: all); with --batch-size B, the first N rows of batchify(test, B)")
-	f.IntVar(&cfg.Threads, "threads", 1, "threads of every run: lstmq's --threads, torch.set_num_threads, ONNX Runtime's intraOpNumThreads")
-	f.IntVar(&cfg.BatchSize, "batch-size", 1, "sequences evaluated side by side in every run (batchify(test, B))")
+	f.IntSliceVar(&threads, "threads", []int{1}, "threads of every run: lstmq's --threads, torch.set_num_threads, ONNX Runtime's intraOpNumThreads; a list (1,2) times each")
+	f.IntSliceVar(&batches, "batch-size", []int{1}, "sequences evaluated side by side in every run (batchify(test, B)); a list (1,16) times each")
 	f.IntVar(&cfg.Rounds, "rounds", 3, "alternating rounds")
 	f.StringVar(&schemes, "schemes", "pytorch,channel-act8,channel-act8-emb8", "comma-separated int8 schemes to time")
 	f.StringVar(&cfg.Anchors, "anchors", defaultAnchors, "the anchors script (\"\": skip PyTorch and ONNX Runtime)")
@@ -56,8 +62,15 @@ folder); lstmq itself needs neither. --anchors "" times lstmq alone.`,
 		if cfg.Model == "" || cfg.Data == "" {
 			return usagef("--model and --data are required")
 		}
-		if cfg.MaxTokens < 0 || cfg.Rounds < 1 || cfg.GenWords < 0 || cfg.Threads < 1 || cfg.BatchSize < 1 {
+		if cfg.MaxTokens < 0 || cfg.Rounds < 1 || cfg.GenWords < 0 || len(threads) == 0 || len(batches) == 0 ||
+			slices.Min(threads) < 1 || slices.Min(batches) < 1 {
 			return usagef("--max-tokens and --gen-words must be >= 0, --rounds, --threads and --batch-size >= 1")
+		}
+		cfg.Threads, cfg.BatchSize = threads[0], batches[0]
+		for _, b := range batches {
+			for _, t := range threads {
+				cfg.More = append(cfg.More, bench.Setting{Threads: t, BatchSize: b})
+			}
 		}
 		if cfg.MaxTokens == 1 {
 			return usagef("--max-tokens must be 0 (all) or at least 2: the first token has no target")

@@ -15,6 +15,8 @@ func TestBenchUsage(t *testing.T) {
 	}{
 		{[]string{"--threads", "0"}, "--threads"},
 		{[]string{"--batch-size", "0"}, "--batch-size"},
+		{[]string{"--threads", "1,0"}, "--threads"},
+		{[]string{"--batch-size", "1,16,-1"}, "--batch-size"},
 		{[]string{"--max-tokens", "1"}, "--max-tokens"},
 		{[]string{"--anchors", filepath.Join(t.TempDir(), "none.sh")}, "none.sh"},
 	} {

@@ -74,6 +74,18 @@ func Softmax(dst, x []float32, t float32) {
 	scaleVec(impl, dst, float32(1/expScaleVec(impl, dst, x, inv, mx)))
 }
 
+// Scale sets x_i = float32(x_i·a) in place, each product rounded once, as
+// the scalar loop rounds it (SIMD lanes change nothing but the speed).
+func Scale(x []float32, a float32) {
+	if impl == cpu.Generic {
+		for i := range x {
+			x[i] *= a
+		}
+		return
+	}
+	scaleVec(impl, x, a)
+}
+
 // GRUCell applies one GRU step's pointwise part to a batch of b rows, as
 // PyTorch's GRU cell computes it, with the input part pre = W_ih·x + b_ih
 // and the hidden part gates = W_hh·h + b_hh (b×3h each, gate blocks in

@@ -154,6 +154,27 @@ func TestSoftmax(t *testing.T) {
 	})
 }
 
+// Scale's products are single roundings, so every level equals the scalar
+// loop bit for bit, on odd lengths and unaligned starts.
+func TestScale(t *testing.T) {
+	forEachLevel(t, func(t *testing.T, lv cpu.Level) {
+		r := rand.New(rand.NewPCG(19, 20))
+		for _, n := range []int{0, 1, 7, 15, 16, 17, 33, 100, 33278} {
+			off := (n + 5) % 16
+			x := randSlice(r, n)
+			a := float32(r.NormFloat64())
+			dst, check := guarded(t, n, off, x)
+			Scale(dst, a)
+			check()
+			for i, v := range x {
+				if want := v * a; math.Float32bits(dst[i]) != math.Float32bits(want) {
+					t.Fatalf("n=%d: x[%d]·%v = %v, want %v", n, i, a, dst[i], want)
+				}
+			}
+		}
+	})
+}
+
 func TestPointwiseAllocs(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, lv cpu.Level) {
 		r := rand.New(rand.NewPCG(17, 18))
