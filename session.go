@@ -507,7 +507,7 @@ func (s *Session) Generate(ctx context.Context, opts GenerateOptions) (string, e
 		if err := ctx.Err(); err != nil {
 			return "", err
 		}
-		in[0] = sampler.Draw(s.logits)
+		in[0] = sampler.DrawOn(s.work, s.logits)
 		word := s.m.vocab.words[in[0]]
 		words = append(words, word)
 		if opts.OnWord != nil {

@@ -57,7 +57,7 @@ func Sample(w *model.Work, m *model.Model, opt Options) ([]int32, error) {
 			opt.Progress(i, opt.Words)
 		}
 		m.Forward(w, logits, in, 1, 1, st)
-		in[0] = s.Draw(logits)
+		in[0] = s.DrawOn(w, logits)
 		out = append(out, in[0])
 	}
 	return out, nil
@@ -74,6 +74,7 @@ type Sampler struct {
 	probs []float32
 	order []int32
 	sums  []float64 // draw's block sums
+	pass  expPass   // DrawOn's task, kept so that a draw allocates nothing
 }
 
 // NewSampler returns a sampler; opt must pass Check.
@@ -82,18 +83,29 @@ func NewSampler(opt Options) *Sampler {
 }
 
 // Draw returns a word id drawn from logits.
-func (s *Sampler) Draw(logits []float32) int32 {
+func (s *Sampler) Draw(logits []float32) int32 { return s.DrawOn(nil, logits) }
+
+// DrawOn is Draw with the pass over the vocabulary split across w's pool
+// (nil: one thread). The word drawn does not depend on the threads.
+func (s *Sampler) DrawOn(w *model.Work, logits []float32) int32 {
 	s.probs = f32.Grow(s.probs, len(logits))
-	f32.Softmax(s.probs, logits, s.opt.Temperature)
 	k := s.opt.TopK
 	if k >= len(logits) {
 		k = 0
 	}
 	if k == 0 && (s.opt.TopP == 0 || s.opt.TopP == 1) {
-		var id int32
-		id, s.sums = draw(s.probs, s.rng.Float64(), s.sums)
-		return id
+		// p_i ∝ e_i = exp(x_i/T − max_j x_j/T), by blocks, unnormalized.
+		nb := (len(logits) + drawBlock - 1) / drawBlock
+		if cap(s.sums) < nb {
+			s.sums = make([]float64, nb)
+		}
+		inv := 1 / s.opt.Temperature
+		s.pass = expPass{probs: s.probs, logits: logits, sums: s.sums[:nb], inv: inv, sub: f32.Max(logits) * inv}
+		w.Pool().Run(nb, drawGrain, &s.pass)
+		s.pass = expPass{}
+		return draw(s.probs, s.sums[:nb], s.rng.Float64())
 	}
+	f32.Softmax(s.probs, logits, s.opt.Temperature)
 	s.order = s.order[:0]
 	for i := range s.probs {
 		s.order = append(s.order, int32(i))
@@ -137,37 +149,37 @@ func (s *Sampler) Draw(logits []float32) int32 {
 	return keep[len(keep)-1]
 }
 
-// drawBlock is how many words draw sums per block.
-const drawBlock = 256
+// drawBlock is how many words have one partial sum; drawGrain how many
+// blocks a thread takes at least.
+const (
+	drawBlock = 256
+	drawGrain = 16
+)
 
-// draw returns the first index i whose cumulative probability Σ_{j≤i} p_j
-// exceeds u·Σp, with sums a scratch slice it may grow and returns. It sums
-// p by blocks, four partial sums each, so that the pass over the whole
-// vocabulary is not one chain of dependent adds (a vocabulary of 33,278
-// words made that chain a twelfth of generation's time), then walks the
-// one block that holds the draw.
-func draw(p []float32, u float64, sums []float64) (int32, []float64) {
-	nb := (len(p) + drawBlock - 1) / drawBlock
-	if cap(sums) < nb {
-		sums = make([]float64, nb)
+// expPass is the sampler's pass over the vocabulary, as a parallel.Task
+// over blocks: e_i into probs and each block's Σ e_i into sums. Rounding
+// does not depend on which thread runs a block (see f32.ExpSum).
+type expPass struct {
+	probs, logits []float32
+	sums          []float64
+	inv, sub      float32
+}
+
+func (e *expPass) Run(lo, hi int) {
+	for b := lo; b < hi; b++ {
+		j0, j1 := b*drawBlock, min((b+1)*drawBlock, len(e.logits))
+		e.sums[b] = f32.ExpSum(e.probs[j0:j1], e.logits[j0:j1], e.inv, e.sub)
 	}
-	sums = sums[:nb]
+}
+
+// draw returns the first index i whose cumulative weight Σ_{j≤i} p_j
+// exceeds u·Σp, given sums, the sums of p by blocks of drawBlock. It finds
+// the block from the block sums, then walks that block alone: a walk over
+// the whole vocabulary would be one chain of 33,278 dependent adds.
+func draw(p []float32, sums []float64, u float64) int32 {
 	var total float64
-	for b := range sums {
-		q := p[b*drawBlock : min((b+1)*drawBlock, len(p))]
-		var s0, s1, s2, s3 float64
-		i := 0
-		for ; i+4 <= len(q); i += 4 {
-			s0 += float64(q[i])
-			s1 += float64(q[i+1])
-			s2 += float64(q[i+2])
-			s3 += float64(q[i+3])
-		}
-		for ; i < len(q); i++ {
-			s0 += float64(q[i])
-		}
-		sums[b] = (s0 + s1) + (s2 + s3)
-		total += sums[b]
+	for _, sb := range sums {
+		total += sb
 	}
 	u *= total
 	var c float64
@@ -181,24 +193,24 @@ func draw(p []float32, u float64, sums []float64) (int32, []float64) {
 		for i, x := range q {
 			c += float64(x)
 			if u < c {
-				return int32(lo + i), sums
+				return int32(lo + i)
 			}
 		}
 		// The walk's rounding differs from the block's sum: take the
-		// block's last word with mass.
+		// block's last word with weight.
 		for i := len(q) - 1; i >= 0; i-- {
 			if q[i] > 0 {
-				return int32(lo + i), sums
+				return int32(lo + i)
 			}
 		}
 	}
-	// Rounding left u at the very top: take the last word with mass.
+	// Rounding left u at the very top: take the last word with weight.
 	for i := len(p) - 1; i > 0; i-- {
 		if p[i] > 0 {
-			return int32(i), sums
+			return int32(i)
 		}
 	}
-	return 0, sums
+	return 0
 }
 
 // Format selects how Write prints words.

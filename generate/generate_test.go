@@ -2,8 +2,13 @@ package generate
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lstmq/lstmq/internal/parallel"
+	"github.com/lstmq/lstmq/model"
 )
 
 // The expected strings are copied from the tutorial's printed out.txt
@@ -48,10 +53,23 @@ func TestDraw(t *testing.T) {
 		u    float64
 		want int32
 	}{{0, 1}, {0.2499, 1}, {0.25, 3}, {0.999999, 3}, {1, 3}} {
-		if got, _ := draw(p, c.u, nil); got != c.want {
+		if got := draw(p, blockSums(p), c.u); got != c.want {
 			t.Errorf("draw(u=%v) = %d, want %d", c.u, got, c.want)
 		}
 	}
+}
+
+// blockSums returns the sums of p by blocks of drawBlock, in order.
+func blockSums(p []float32) []float64 {
+	var s []float64
+	for lo := 0; lo < len(p); lo += drawBlock {
+		var b float64
+		for _, x := range p[lo:min(lo+drawBlock, len(p))] {
+			b += float64(x)
+		}
+		s = append(s, b)
+	}
+	return s
 }
 
 // TestDrawBlocks draws from 1,000 words (four blocks, the last partial,
@@ -80,7 +98,7 @@ func TestDrawBlocks(t *testing.T) {
 		}
 		return -1
 	}
-	var sums []float64
+	sums := blockSums(p)
 	var c float64
 	for i, x := range p {
 		for _, v := range []float64{c, c + float64(x)/2, c + float64(x)} {
@@ -88,15 +106,13 @@ func TestDrawBlocks(t *testing.T) {
 			if u >= 1 {
 				continue
 			}
-			var got int32
-			got, sums = draw(p, u, sums)
-			if want := walk(u); got != want {
+			if got, want := draw(p, sums, u), walk(u); got != want {
 				t.Fatalf("word %d: draw(u=%v) = %d, want %d", i, u, got, want)
 			}
 		}
 		c += float64(x)
 	}
-	if got, _ := draw(p, 1, sums); got != n-1 {
+	if got := draw(p, sums, 1); got != n-1 {
 		t.Errorf("draw(u=1) = %d, want the last word with mass, %d", got, n-1)
 	}
 }
@@ -131,5 +147,43 @@ func TestSamplerTemperature(t *testing.T) {
 		if id := s.Draw(logits); id != 2 {
 			t.Fatalf("top-k 1 drew %d", id)
 		}
+	}
+}
+
+// TestDrawOnThreads draws 300 words from a vocabulary of 33,278 on 1 to 4
+// threads and wants the same words from the same seed, and no allocation
+// per draw on 2 threads.
+func TestDrawOnThreads(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	logits := make([]float32, 33278)
+	for i := range logits {
+		logits[i] = float32(r.NormFloat64() * 3)
+	}
+	var want []int32
+	for th := 1; th <= 4; th++ {
+		w := model.NewWork(parallel.NewPool(th))
+		s := NewSampler(Options{Temperature: 0.8, Seed: 9})
+		var got []int32
+		for i := range 300 {
+			logits[i*97%len(logits)] += 4 // a different distribution each draw
+			got = append(got, s.DrawOn(w, logits))
+		}
+		for i := range 300 {
+			logits[i*97%len(logits)] -= 4
+		}
+		if th == 1 {
+			want = got
+			if n := len(slices.Compact(slices.Clone(got))); n < 100 {
+				t.Fatalf("only %d distinct runs of words in 300 draws", n)
+			}
+		} else if !slices.Equal(got, want) {
+			t.Fatalf("%d threads drew other words than 1 thread", th)
+		}
+	}
+	w := model.NewWork(parallel.NewPool(2))
+	s := NewSampler(Options{Temperature: 1, Seed: 1})
+	s.DrawOn(w, logits)
+	if a := testing.AllocsPerRun(20, func() { s.DrawOn(w, logits) }); a != 0 {
+		t.Errorf("%v allocations per draw on 2 threads, want 0", a)
 	}
 }

@@ -3,7 +3,6 @@ package quant
 import (
 	"math"
 
-	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/internal/q8"
 	"github.com/lstmq/lstmq/model"
 )
@@ -74,29 +73,8 @@ func (w *Weight) oneDNNScales(wk *model.Work, inv float32, bias []float32) (osc,
 	if bias != nil {
 		bq = wk.Float32s(w.Rows)
 	}
-	if len(w.invScales) == 1 {
-		// Per tensor: one scale for every output, one division per call
-		// (the LSTM's recurrent product calls this every step).
-		// Vector copies and one SIMD scale: a decoder's 33,278 outputs are
-		// a per-word cost of generation at batch 1.
-		sb := float32(inv * w.invScales[0])
-		osc[0] = 1 / sb
-		for j := 1; j < len(osc); j *= 2 {
-			copy(osc[j:], osc[:j])
-		}
-		if bq != nil {
-			copy(bq, bias)
-			f32.Scale(bq, sb)
-		}
-		return osc, bq
-	}
-	for j := range w.Rows {
-		sb := float32(inv * w.invScales[j])
-		osc[j] = 1 / sb
-		if bias != nil {
-			bq[j] = float32(bias[j] * sb)
-		}
-	}
+	sc := q8.OneDNNScales{Inv: inv, InvW: w.invScales, Bias: bias}
+	sc.Fill(osc, bq, 0, w.Rows)
 	return osc, bq
 }
 
@@ -105,6 +83,7 @@ func (w *Weight) oneDNNScales(wk *model.Work, inv float32, bias []float32) (osc,
 func (w *Weight) mulOneDNN(wk *model.Work, dst []float32, a []uint8, m int, inv float32, zp int32, bias []float32) {
 	mk := wk.Mark()
 	defer wk.Release(mk)
-	osc, bq := w.oneDNNScales(wk, inv, bias)
-	w.kern.(q8Kernel).p.MulU8OneDNN(wk.Pool(), dst, a, m, zp, osc, bq)
+	// The product fills the scales, each thread its own outputs'.
+	sc := q8.OneDNNScales{Inv: inv, InvW: w.invScales, Bias: bias}
+	w.kern.(q8Kernel).p.MulU8OneDNNScaled(wk.Pool(), dst, a, m, zp, &sc, wk.Float32s(w.Rows), wk.Float32s(w.Rows))
 }

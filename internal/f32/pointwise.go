@@ -86,6 +86,26 @@ func Scale(x []float32, a float32) {
 	scaleVec(impl, x, a)
 }
 
+// Max returns the largest of x (x non-empty, without NaN).
+func Max(x []float32) float32 {
+	if impl == cpu.Generic {
+		return maxGeneric(x)
+	}
+	return maxVec(impl, x)
+}
+
+// ExpSum sets dst_i = exp(x_i·inv − sub) and returns Σ dst_i in float64:
+// Softmax without its normalization, for a caller that splits a long x
+// into blocks (sub ≥ every x_i·inv keeps each term ≤ 1). The sum's order
+// depends only on len(x), so a block gives the same sum whoever runs it.
+func ExpSum(dst, x []float32, inv, sub float32) float64 {
+	dst = dst[:len(x)]
+	if impl == cpu.Generic {
+		return expSumGeneric(dst, x, inv, sub)
+	}
+	return expScaleVec(impl, dst, x, inv, sub)
+}
+
 // GRUCell applies one GRU step's pointwise part to a batch of b rows, as
 // PyTorch's GRU cell computes it, with the input part pre = W_ih·x + b_ih
 // and the hidden part gates = W_hh·h + b_hh (b×3h each, gate blocks in

@@ -54,16 +54,21 @@ func softmaxGeneric(dst, x []float32, t float32) {
 	for _, v := range x[1:] {
 		mx = max(mx, v*inv)
 	}
-	var s float64
-	for i, v := range x {
-		e := math.Exp(float64(v*inv - mx))
-		dst[i] = float32(e)
-		s += e
-	}
-	r := float32(1 / s)
+	r := float32(1 / expSumGeneric(dst, x, inv, mx))
 	for i := range dst[:len(x)] {
 		dst[i] *= r
 	}
+}
+
+// expSumGeneric is ExpSum's reference: exp in float64, rounded once.
+func expSumGeneric(dst, x []float32, inv, sub float32) float64 {
+	var s float64
+	for i, v := range x {
+		e := math.Exp(float64(v*inv - sub))
+		dst[i] = float32(e)
+		s += e
+	}
+	return s
 }
 
 // gruCellRowGeneric is one row of the GRU step, the reference every variant

@@ -33,13 +33,7 @@ func sumExpVec(lv cpu.Level, x []float32, sub float32) float64 {
 }
 
 func expScaleVec(lv cpu.Level, dst, x []float32, inv, sub float32) float64 {
-	var s float64
-	for i, v := range x {
-		e := math.Exp(float64(v*inv - sub))
-		dst[i] = float32(e)
-		s += e
-	}
-	return s
+	return expSumGeneric(dst, x, inv, sub)
 }
 
 func scaleVec(lv cpu.Level, x []float32, r float32) {

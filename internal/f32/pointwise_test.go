@@ -175,6 +175,47 @@ func TestScale(t *testing.T) {
 	})
 }
 
+// ExpSum is Softmax's exp pass: each e_i within TestSoftmax's bound of
+// the float64 exp, its sum the float64 sum of the e_i (the SIMD paths add
+// lanes of float32 terms in float64, the reference adds the float64 terms:
+// within 2u of the sum either way), the same on unaligned starts. Max is
+// exact.
+func TestExpSumMax(t *testing.T) {
+	forEachLevel(t, func(t *testing.T, lv cpu.Level) {
+		r := rand.New(rand.NewPCG(21, 22))
+		for _, n := range []int{1, 5, 16, 17, 255, 256, 1000} {
+			off := n % 7
+			x := randSlice(r, n+off)[off:]
+			want := x[0] * 3
+			for _, v := range x {
+				want = max(want, v*3)
+			}
+			for i := range x {
+				x[i] *= 3
+			}
+			if got := Max(x); got != want {
+				t.Fatalf("n=%d: Max = %v, want %v", n, got, want)
+			}
+			inv := float32(0.8)
+			sub := want * inv
+			dst, check := guarded(t, n, (off+5)%16, nil)
+			sum := ExpSum(dst, x, inv, sub)
+			check()
+			var s float64
+			for i, v := range x {
+				e := math.Exp(float64(v*inv - sub))
+				if d := math.Abs(float64(dst[i]) - e); !(d <= 4*u32*e+2e-38) {
+					t.Fatalf("n=%d: dst[%d] = %v, want %v", n, i, dst[i], e)
+				}
+				s += float64(dst[i])
+			}
+			if math.Abs(sum-s) > 2*u32*s {
+				t.Fatalf("n=%d: ExpSum = %v, Σ dst = %v", n, sum, s)
+			}
+		}
+	})
+}
+
 func TestPointwiseAllocs(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, lv cpu.Level) {
 		r := rand.New(rand.NewPCG(17, 18))

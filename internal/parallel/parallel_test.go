@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestForCoversOnce checks that every index is visited exactly once, in
@@ -32,7 +33,7 @@ func TestForCoversOnce(t *testing.T) {
 						t.Fatalf("threads %d n %d grain %d: index %d visited %d times", th, n, grain, i, c)
 					}
 				}
-				if calls > th {
+				if g := max(grain, 1); calls > th || n <= g && calls > 1 {
 					t.Errorf("threads %d n %d grain %d: %d ranges", th, n, grain, calls)
 				}
 			}
@@ -78,4 +79,48 @@ func TestConcurrentFor(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestRunAllocs wants no allocation from a call that uses the workers,
+// nor from one that finds them busy and runs alone.
+func TestRunAllocs(t *testing.T) {
+	p := NewPool(2)
+	task := &sumTask{x: make([]int, 1000)}
+	if a := testing.AllocsPerRun(100, func() { p.Run(len(task.x), 10, task) }); a != 0 {
+		t.Errorf("%v allocations per Run on 2 threads, want 0", a)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a := testing.AllocsPerRun(100, func() { p.Run(len(task.x), 10, task) }); a != 0 {
+		t.Errorf("%v allocations per Run with the workers busy, want 0", a)
+	}
+	for i, v := range task.x {
+		if v != 202 {
+			t.Fatalf("x[%d] = %d after 202 calls", i, v)
+		}
+	}
+}
+
+type sumTask struct{ x []int }
+
+func (s *sumTask) Run(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		s.x[i]++
+	}
+}
+
+// TestParkedWorkers lets the workers park between calls (longer than they
+// poll) and wants every call still to complete.
+func TestParkedWorkers(t *testing.T) {
+	p := NewPool(3)
+	task := &sumTask{x: make([]int, 300)}
+	for range 5 {
+		time.Sleep(2 * spin)
+		p.Run(len(task.x), 1, task)
+	}
+	for i, v := range task.x {
+		if v != 5 {
+			t.Fatalf("x[%d] = %d after 5 calls", i, v)
+		}
+	}
 }

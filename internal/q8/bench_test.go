@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/lstmq/lstmq/internal/parallel"
 )
 
 // benchShapes are the products of the word-level LSTM language model:
@@ -132,6 +134,30 @@ func BenchmarkMulBlocks(b *testing.B) {
 					})
 				}
 			}
+		}
+	}
+}
+
+// BenchmarkMulU8OneDNNThreads runs the onednn product, scales filled by the
+// product, on the dispatched kernel at 1 and 2 threads: the batch-1 shapes
+// of generation, where a second core must pay for its hand-offs.
+func BenchmarkMulU8OneDNNThreads(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, s := range []shape{{1, 33278, 256}, {1, 1024, 256}, {25, 33278, 256}} {
+		a, w := randU8(r, s.m*s.k, 127), randI8(r, s.n*s.k)
+		p := Pack(w, s.n, s.k, []float32{0.01})
+		dst, bias, osc, bq := make([]float32, s.m*s.n), make([]float32, s.n), make([]float32, s.n), make([]float32, s.n)
+		sc := OneDNNScales{Inv: 50, InvW: []float32{100}, Bias: bias}
+		for _, th := range []int{1, 2} {
+			pool := parallel.NewPool(th)
+			b.Run(fmt.Sprintf("threads=%d/shape=%s", th, shapeName(s)), func(b *testing.B) {
+				b.SetBytes(int64(s.n * s.k))
+				b.ReportAllocs()
+				for b.Loop() {
+					p.MulU8OneDNNScaled(pool, dst, a, s.m, 5, &sc, osc, bq)
+				}
+				gops(b, s)
+			})
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/lstmq/lstmq/internal/cpu"
+	"github.com/lstmq/lstmq/internal/f32"
 	"github.com/lstmq/lstmq/internal/parallel"
 )
 
@@ -294,12 +295,21 @@ type product struct {
 	sa     float32
 	za     int32
 	bias   []float32
+	sc     OneDNNScales // with scaled, Run fills osc and bias for its outputs first
+	scaled bool
 	blocks bool // the block-scaled arithmetic (mulBlocks)
 	fused  bool // … on the kernel's block-scaled kernel (else its integer one)
 }
 
 // Run implements parallel.Task: outputs [lo, hi).
 func (t *product) Run(lo, hi int) {
+	if t.scaled {
+		j0, j1 := lo, hi   // columns
+		if t.kern != nil { // tiles
+			j0, j1 = lo*t.kern.cols, min(hi*t.kern.cols, t.p.n)
+		}
+		t.sc.Fill(t.osc, t.bias, j0, j1)
+	}
 	switch {
 	case t.blocks && t.kern == nil:
 		t.blocksGeneric(lo, hi)
@@ -424,6 +434,64 @@ func (p *Packed) MulU8Dequant(pool *parallel.Pool, dst []float32, a []uint8, m i
 	product{p: p, kern: kern, dst: dst, a: a, m: m, sa: sa, za: za, bias: bias}.run(pool, tiles, p.grain(m, kern.cols))
 }
 
+// OneDNNScales are the inputs of a oneDNN product's output scales and
+// scaled biases (see Fill).
+type OneDNNScales struct {
+	Inv  float32   // inv_x, the activations' float32(1/scale)
+	InvW []float32 // inv_w: one value for the tensor, or one per output
+	Bias []float32 // nil: no bias
+}
+
+// Fill sets, for outputs j in [j0, j1), the output scale and the bias in
+// the accumulator's domain as oneDNN computes them, each op rounded to
+// float32 (bq is nil without a bias):
+//
+//	sb_j = inv_x·inv_w_j,  osc_j = 1/sb_j,  bq_j = bias_j·sb_j
+func (s *OneDNNScales) Fill(osc, bq []float32, j0, j1 int) {
+	if len(s.InvW) == 1 {
+		// Vector copies and one SIMD scale, as the Go loops would
+		// round them: this runs once per product at batch 1.
+		if j1 <= j0 {
+			return
+		}
+		sb := float32(s.Inv * s.InvW[0])
+		o := osc[j0:j1]
+		o[0] = 1 / sb
+		for j := 1; j < len(o); j *= 2 {
+			copy(o[j:], o[:j])
+		}
+		if s.Bias != nil {
+			copy(bq[j0:j1], s.Bias[j0:j1])
+			f32.Scale(bq[j0:j1], sb)
+		}
+		return
+	}
+	for j := j0; j < j1; j++ {
+		sb := float32(s.Inv * s.InvW[j])
+		osc[j] = 1 / sb
+		if s.Bias != nil {
+			bq[j] = float32(s.Bias[j] * sb)
+		}
+	}
+}
+
+// MulU8OneDNNScaled is MulU8OneDNN with the scales filled in by the
+// product, each thread for its own outputs just before it computes them,
+// into osc and bq (scratch of n floats each; bq unused without a bias).
+// A batch-1 step thus never passes over the whole of osc and bq: for a
+// decoder of 33,278 words they are 266 KB a word.
+func (p *Packed) MulU8OneDNNScaled(pool *parallel.Pool, dst []float32, a []uint8, m int, za int32, sc *OneDNNScales, osc, bq []float32) {
+	if len(sc.InvW) != 1 && len(sc.InvW) < p.n || sc.Bias != nil && len(sc.Bias) < p.n {
+		panic("q8: MulU8OneDNNScaled: short inv_w or bias")
+	}
+	if sc.Bias == nil {
+		bq = nil
+	}
+	p.mulOneDNN(pool, dst, a, m, za, osc, bq, sc)
+}
+
+// mulOneDNN is MulU8OneDNN, and MulU8OneDNNScaled when sc is not nil.
+
 // MulU8OneDNN computes MulU8 and turns the sums into float32 as oneDNN's
 // int8 GEMM post-processing does (PyTorch's onednn engine):
 //
@@ -434,6 +502,10 @@ func (p *Packed) MulU8Dequant(pool *parallel.Pool, dst []float32, a []uint8, m i
 // already scaled into the accumulator's domain (nil: no add). The Packed's
 // own scales are not used.
 func (p *Packed) MulU8OneDNN(pool *parallel.Pool, dst []float32, a []uint8, m int, za int32, osc, bq []float32) {
+	p.mulOneDNN(pool, dst, a, m, za, osc, bq, nil)
+}
+
+func (p *Packed) mulOneDNN(pool *parallel.Pool, dst []float32, a []uint8, m int, za int32, osc, bq []float32, sc *OneDNNScales) {
 	p.check(len(dst), a, m)
 	if len(osc) < p.n || bq != nil && len(bq) < p.n {
 		panic("q8: MulU8OneDNN: short osc or bq")
@@ -443,15 +515,26 @@ func (p *Packed) MulU8OneDNN(pool *parallel.Pool, dst []float32, a []uint8, m in
 	}
 	kern := impl
 	if p.splitKernel(kern) {
+		if sc != nil {
+			sc.Fill(osc, bq, 0, p.n)
+		}
 		product{p: p, kern: kern, dst: dst, osc: osc, a: a, m: m, za: za, bias: bq}.splitFloat(pool)
 		return
 	}
 	if !p.exactKernel(kern) {
-		product{p: p, dst: dst, osc: osc, a: a, m: m, za: za, bias: bq}.run(pool, p.n, 16*p.grain(m, 16))
+		t := product{p: p, dst: dst, osc: osc, a: a, m: m, za: za, bias: bq}
+		if sc != nil {
+			t.sc, t.scaled = *sc, true
+		}
+		t.run(pool, p.n, 16*p.grain(m, 16))
 		return
 	}
 	tiles := (p.n + kern.cols - 1) / kern.cols
-	product{p: p, kern: kern, dst: dst, osc: osc, a: a, m: m, za: za, bias: bq}.run(pool, tiles, p.grain(m, kern.cols))
+	t := product{p: p, kern: kern, dst: dst, osc: osc, a: a, m: m, za: za, bias: bq}
+	if sc != nil {
+		t.sc, t.scaled = *sc, true
+	}
+	t.run(pool, tiles, p.grain(m, kern.cols))
 }
 
 // floatTiles computes the float outputs of tiles [t0, t1): the kernel's

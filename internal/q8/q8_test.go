@@ -631,6 +631,71 @@ func TestMulU8OneDNN(t *testing.T) {
 	}
 }
 
+// TestMulU8OneDNNScaled has the product fill the scales range by range, on
+// 1 to 3 threads, per tensor and per channel, with and without a bias, and
+// wants TestMulU8OneDNN's results from scales the test computes itself:
+// sb_j = float32(inv·inv_w_j), osc_j = 1/sb_j, bq_j = bias_j·sb_j.
+func TestMulU8OneDNNScaled(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, kern := range kernels() {
+		t.Run(kern.name, func(t *testing.T) {
+			use(t, kern)
+			for si, sh := range shapes() {
+				if si%3 != 2 {
+					continue
+				}
+				m, n, k := sh.m, sh.n, sh.k
+				a := randU8(r, m*k, kern.maxU8)
+				w := randI8(r, n*k)
+				invw := []float32{r.Float32()*100 + 1}
+				if si%2 == 0 {
+					invw = make([]float32, n)
+					for j := range invw {
+						invw[j] = r.Float32()*100 + 1
+					}
+				}
+				var bias []float32
+				if si%4 < 2 {
+					bias = make([]float32, n)
+					for j := range bias {
+						bias[j] = r.Float32()*2 - 1
+					}
+				}
+				sc := OneDNNScales{Inv: r.Float32()*50 + 1, InvW: invw, Bias: bias}
+				osc, bq := make([]float32, n), make([]float32, n)
+				for j := range n {
+					sb := float32(sc.Inv * invw[min(j, len(invw)-1)])
+					osc[j] = 1 / sb
+					if bias != nil {
+						bq[j] = float32(bias[j] * sb)
+					}
+				}
+				if bias == nil {
+					bq = nil
+				}
+				za := int32(r.IntN(129))
+				p := Pack(w, n, k, []float32{1})
+				want := wantOneDNN(refMul(a, w, m, n, k), w, m, n, k, za, osc, bq)
+				for th := 1; th <= 3; th++ {
+					buf, dst := guarded(m*n, th, float32(-3))
+					gotOsc, gotBq := make([]float32, n), make([]float32, n)
+					p.MulU8OneDNNScaled(parallel.NewPool(th), dst, a, m, za, &sc, gotOsc, gotBq)
+					what := fmt.Sprintf("m=%d n=%d k=%d per-channel=%v bias=%v threads=%d", m, n, k, len(invw) > 1, bias != nil, th)
+					checkGuard(t, buf, m*n, th, float32(-3), what)
+					if m > 0 && !slices.Equal(gotOsc, osc) {
+						t.Fatalf("%s: osc differs", what)
+					}
+					for i := range want {
+						if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s: dst[%d,%d] = %g, want %g", what, i/n, i%n, dst[i], want[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestRequireExactFloat runs the float products of a Packed that must be
 // exact for activations up to 255 (an act8 scheme) on every kernel, AVX2's
 // two-halves path included, against the tests' own formulas bit for bit.
