@@ -136,22 +136,34 @@ func Compare(ctx context.Context, c Config) (*Result, error) {
 	}
 	if c.GenWords > 0 {
 		// The timings are in hand: a failed generation run costs only its row.
-		var done []int
-		for _, st := range c.Settings() {
-			if slices.Contains(done, st.Threads) {
-				continue
-			}
-			done = append(done, st.Threads)
-			suffix := ""
-			if st.Threads != c.Threads {
-				suffix = ", " + plural(st.Threads, "thread")
-			}
-			if err := c.at(st).generation(ctx, vs, res, suffix); err != nil {
+		for _, th := range c.genThreads() {
+			if err := c.at(Setting{th, 1}).generation(ctx, vs, res, c.genSuffix(th)); err != nil {
 				c.logf("generation speed not measured: %v", err)
 			}
 		}
 	}
 	return res, nil
+}
+
+// genThreads lists the thread counts of the settings, each once: the ones
+// generation is timed at.
+func (c *Config) genThreads() []int {
+	var ts []int
+	for _, st := range c.Settings() {
+		if !slices.Contains(ts, st.Threads) {
+			ts = append(ts, st.Threads)
+		}
+	}
+	return ts
+}
+
+// genSuffix ends the Result.Gen keys of generation on th threads: nothing
+// for the first setting's, ", 2 threads" for others.
+func (c *Config) genSuffix(th int) string {
+	if th == max(c.Threads, 1) {
+		return ""
+	}
+	return ", " + plural(th, "thread")
 }
 
 // round runs one round at c's first setting: lstmq's variants and the

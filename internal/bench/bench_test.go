@@ -295,4 +295,19 @@ func TestCompareSettings(t *testing.T) {
 			t.Errorf("table lacks %q", want)
 		}
 	}
+
+	// Generation at each thread count, one line each, the second against
+	// the first.
+	c.GenWords = 1000
+	res.Gen = map[string]float64{"lstmq int8": 100, "pytorch int8": 10, "lstmq int8, 2 threads": 150}
+	tab.Reset()
+	res.WriteTable(&tab, c)
+	for _, want := range []string{
+		"Batch-1 generation (1000 words, 1 thread), words/s: lstmq int8 100; pytorch int8 10; lstmq int8 / pytorch int8 = 10.0×\n",
+		"Batch-1 generation (1000 words, 2 threads), words/s: lstmq int8 150; lstmq int8 × 1 thread = 1.50\n",
+	} {
+		if !strings.Contains(tab.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, tab.String())
+		}
+	}
 }

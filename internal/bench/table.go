@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
@@ -58,7 +57,7 @@ func (r *Result) WriteTable(w io.Writer, c Config) {
 	if len(ss) > 1 {
 		r.writeScaling(w, c, ss)
 	}
-	r.writeGen(w, c, ss)
+	r.writeGen(w, c)
 }
 
 // runs lists the table's runs in order: the anchors, then lstmq's.
@@ -167,37 +166,30 @@ func (r *Result) tokensPerSecond(impl, which string, st Setting) float64 {
 }
 
 // writeGen prints the generation speeds, a line per thread count.
-func (r *Result) writeGen(w io.Writer, c Config, ss []Setting) {
+func (r *Result) writeGen(w io.Writer, c Config) {
 	if len(r.Gen) == 0 {
 		return
 	}
-	var done []int
-	for _, st := range ss {
-		if slices.Contains(done, st.Threads) {
-			continue
-		}
-		done = append(done, st.Threads)
-		suffix := ""
-		if st.Threads != c.Threads {
-			suffix = ", " + plural(st.Threads, "thread")
-		}
+	for _, th := range c.genThreads() {
+		suffix := c.genSuffix(th)
 		if _, ok := r.Gen["lstmq fp32"+suffix]; !ok {
 			if _, ok := r.Gen["lstmq int8"+suffix]; !ok {
 				continue
 			}
 		}
-		fmt.Fprintf(w, "\nBatch-1 generation (%d words, %s), words/s:", c.GenWords, plural(st.Threads, "thread"))
+		var parts []string
 		for _, k := range []string{"lstmq fp32", "lstmq int8", "pytorch fp32", "pytorch int8"} {
 			if v, ok := r.Gen[k+suffix]; ok {
-				fmt.Fprintf(w, " %s %.0f;", k, v)
+				parts = append(parts, fmt.Sprintf("%s %.0f", k, v))
 			}
 		}
 		if a, b := r.Gen["lstmq int8"+suffix], r.Gen["pytorch int8"+suffix]; a > 0 && b > 0 {
-			fmt.Fprintf(w, " lstmq int8 / pytorch int8 = %.1f×", a/b)
+			parts = append(parts, fmt.Sprintf("lstmq int8 / pytorch int8 = %.1f×", a/b))
 		}
 		if a, b := r.Gen["lstmq int8"+suffix], r.Gen["lstmq int8"]; suffix != "" && a > 0 && b > 0 {
-			fmt.Fprintf(w, "; lstmq int8 × %s = %.2f", plural(c.Threads, "thread"), a/b)
+			parts = append(parts, fmt.Sprintf("lstmq int8 × %s = %.2f", plural(c.Threads, "thread"), a/b))
 		}
+		fmt.Fprintf(w, "\nBatch-1 generation (%d words, %s), words/s: %s", c.GenWords, plural(th, "thread"), strings.Join(parts, "; "))
 		fmt.Fprintln(w)
 	}
 }
