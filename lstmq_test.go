@@ -495,3 +495,42 @@ func TestScoreThreadsIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestStepThreads feeds words one at a time (the step generation and
+// next-word queries take, whose quantized layers run their recurrent
+// products ahead on a second thread) and generates text, on 1 to 4 threads,
+// and wants the same probabilities to the bit and the same words.
+func TestStepThreads(t *testing.T) {
+	words := strings.Fields(heldOut(t)[0] + " " + heldOut(t)[1])[:12]
+	for _, scheme := range []string{"pytorch", "channel-act8"} {
+		var wantNext []lstmq.Candidate
+		var wantText string
+		for threads := 1; threads <= 4; threads++ {
+			m := open(t, scheme, lstmq.WithThreads(threads))
+			s := m.NewSession()
+			var got []lstmq.Candidate
+			for _, w := range words {
+				if err := s.Feed(context.Background(), w); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, s.Next(3)...)
+			}
+			text, err := m.NewSession().Generate(context.Background(), lstmq.GenerateOptions{Words: 40, Temperature: 1, Seed: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if threads == 1 {
+				wantNext, wantText = got, text
+				continue
+			}
+			for i := range got {
+				if got[i] != wantNext[i] {
+					t.Fatalf("%s, %d threads: candidate %d is %+v, one thread gives %+v", scheme, threads, i, got[i], wantNext[i])
+				}
+			}
+			if text != wantText {
+				t.Errorf("%s, %d threads generated %q, one thread %q", scheme, threads, text, wantText)
+			}
+		}
+	}
+}

@@ -21,6 +21,7 @@ type Session struct {
 	m      *Model
 	work   *model.Work
 	ahead  [2]*model.Work // Score's recurrent stage on more than one thread
+	lse    rowLSE         // Score's log-sum-exps on the pool, kept so that they allocate nothing
 	state  *model.State
 	fresh  bool      // zero state, <eos> not yet read
 	logits []float32 // the next word's logits once !fresh
@@ -244,20 +245,38 @@ func (s *Session) decodeBatch(ctx context.Context, batch []int, ids [][]int32, h
 	}
 	v := m.net.Tokens()
 	block := max(1, scoreBlock/b) * b
+	lses := w.Float32s(block)
 	return m.net.Decoder.ForwardBlocks(w, dense, len(rows), block, func(out []float32, r0, r1 int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		// The rows' log-sum-exps on the pool, then the sums in row order.
+		s.lse = rowLSE{x: out, v: v, out: lses}
+		w.Pool().Run(r1-r0, 1, &s.lse)
+		s.lse = rowLSE{}
 		for r := r0; r < r1; r++ {
 			step, i := rows[r][0], batch[rows[r][1]]
 			row := out[(r-r0)*v : (r-r0+1)*v]
 			tok := &res[i].Tokens[step]
-			lp := float64(row[tok.ID]) - float64(f32.LogSumExp(row))
+			lp := float64(row[tok.ID]) - float64(lses[r-r0])
 			tok.LogProb = lp
 			res[i].LogProb += lp
 		}
 		return nil
 	})
+}
+
+// rowLSE is a parallel.Task over rows: out[r] = log Σ_j exp(x[r·v+j]).
+type rowLSE struct {
+	x   []float32
+	v   int
+	out []float32
+}
+
+func (t *rowLSE) Run(lo, hi int) {
+	for r := lo; r < hi; r++ {
+		t.out[r] = f32.LogSumExp(t.x[r*t.v : (r+1)*t.v])
+	}
 }
 
 // Feed advances the state through the words of text (split as Score

@@ -44,6 +44,8 @@ type Evaluator struct {
 
 	logits []float32
 	hidden [2][]float32 // the pipelined loop's hidden states, two chunks
+	rows   []float64    // each row's cross entropy, for the pool
+	loss   rowLoss      // the pool's task, kept so that a chunk allocates nothing
 }
 
 // Run evaluates data (batchified) from a zero state. It fails on a token id
@@ -102,7 +104,7 @@ func (e *Evaluator) runFrom(ctx context.Context, data *corpus.Batches, st *model
 // chunkLoss returns t·(the mean cross entropy of the logits of the chunk
 // starting at step i against targets y) and reports progress.
 func (e *Evaluator) chunkLoss(y []int32, i, t, b, steps int) float64 {
-	l := float64(t) * MeanCrossEntropy(e.logits, y, e.Model.Tokens())
+	l := float64(t) * e.meanCrossEntropy(y)
 	if e.Progress != nil {
 		e.Progress((i+t)*b, (steps-1)*b)
 	}
@@ -176,8 +178,44 @@ func (e *Evaluator) pipelined(ctx context.Context, data *corpus.Batches, st *mod
 func MeanCrossEntropy(logits []float32, targets []int32, v int) float64 {
 	var s float64
 	for r, y := range targets {
-		row := logits[r*v : (r+1)*v]
-		s += float64(f32.LogSumExpPortable(row)) - float64(row[y])
+		s += crossEntropy(logits[r*v:(r+1)*v], y)
 	}
 	return s / float64(len(targets))
+}
+
+// crossEntropy is one row's term of MeanCrossEntropy.
+func crossEntropy(row []float32, y int32) float64 {
+	return float64(f32.LogSumExpPortable(row)) - float64(row[y])
+}
+
+// meanCrossEntropy is MeanCrossEntropy of e.logits with the rows split
+// across e.Work's pool (a log-sum-exp over the vocabulary per row is a
+// fifth of one thread's time). The terms are summed in row order, so the
+// result is MeanCrossEntropy's to the bit, on any number of threads.
+func (e *Evaluator) meanCrossEntropy(targets []int32) float64 {
+	if cap(e.rows) < len(targets) {
+		e.rows = make([]float64, len(targets))
+	}
+	e.loss = rowLoss{logits: e.logits, targets: targets, v: e.Model.Tokens(), out: e.rows[:len(targets)]}
+	e.Work.Pool().Run(len(targets), 1, &e.loss)
+	e.loss = rowLoss{}
+	var s float64
+	for _, l := range e.rows[:len(targets)] {
+		s += l
+	}
+	return s / float64(len(targets))
+}
+
+// rowLoss is a parallel.Task over rows: out[r] = crossEntropy of row r.
+type rowLoss struct {
+	logits  []float32
+	targets []int32
+	v       int
+	out     []float64
+}
+
+func (l *rowLoss) Run(lo, hi int) {
+	for r := lo; r < hi; r++ {
+		l.out[r] = crossEntropy(l.logits[r*l.v:(r+1)*l.v], l.targets[r])
+	}
 }

@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"runtime"
+	"sync/atomic"
 
 	"github.com/lstmq/lstmq/internal/f32"
 )
@@ -242,6 +244,10 @@ type Gates interface {
 // and h is the next layer's input; the last layer's h go to out, t×b×hid.
 // x is t×b×in, time outer.
 func Run(w *Work, kind Kind, gates []Gates, hid int, out, x []float32, t, b int, s *State) {
+	if t == 1 && len(gates) > 1 && w.Pool().Threads() > 1 && splitSteps(gates) {
+		runAhead(w, kind, gates, hid, out, x, b, s)
+		return
+	}
 	mk := w.Mark()
 	defer w.Release(mk)
 	gh := kind.Gates() * hid
@@ -299,4 +305,100 @@ func pyBool(b bool) string {
 		return "True"
 	}
 	return "False"
+}
+
+// A SplitStep is a Gates whose Step is a recurrent product that does not
+// read pre, then the addition of pre: Step(w, g, h, pre, b) is
+// Recurrent(w, g, h, b) followed by AddInput(g, pre, b). The quantized
+// layers are; the float32 LSTM, whose product accumulates onto pre, is not.
+type SplitStep interface {
+	Gates
+	Recurrent(w *Work, gates, h []float32, b int)
+	AddInput(gates, pre []float32, b int)
+}
+
+func splitSteps(gates []Gates) bool {
+	for _, g := range gates {
+		if _, ok := g.(SplitStep); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// runAhead is Run for one step of SplitStep layers on more than one
+// thread (generation, next-word queries). Every layer's recurrent product
+// W_hh·h reads only the state from before the step, so a worker computes
+// them all, layer after layer, while the caller computes the input
+// products W_ih·x, each layer's waiting for the layer below; the caller
+// takes layer k's recurrent part once the worker has it. Each product is
+// the one Run computes, so the results are Run's to the bit.
+func runAhead(w *Work, kind Kind, gates []Gates, hid int, out, x []float32, b int, s *State) {
+	mk := w.Mark()
+	defer w.Release(mk)
+	if w.side == nil {
+		w.side = NewWork(nil)
+	}
+	gh := kind.Gates() * hid
+	a := &w.ahead
+	*a = ahead{w: w, kind: kind, gates: gates, hid: hid, b: b, s: s, out: out, x: x,
+		rec: w.Float32s(len(gates) * b * gh), pre: w.Float32s(b * gh), buf: w.Float32s(2 * b * hid)}
+	a.done.Store(0)
+	w.Pool().Run(2, 1, a)
+	*a = ahead{}
+}
+
+// ahead is runAhead's task: range 1 the worker's recurrent products,
+// range 0 the caller's layer loop.
+type ahead struct {
+	w             *Work
+	kind          Kind
+	gates         []Gates
+	hid, b        int
+	s             *State
+	out, x        []float32
+	rec, pre, buf []float32    // every layer's recurrent part; one layer's input part; two layers' outputs
+	done          atomic.Int32 // recurrent parts ready
+}
+
+func (a *ahead) Run(lo, hi int) {
+	if hi > 1 { // the worker's part, first when one goroutine runs both
+		a.recurrent()
+	}
+	if lo == 0 {
+		a.layers()
+	}
+}
+
+func (a *ahead) recurrent() {
+	bh, gh := a.b*a.hid, a.b*a.kind.Gates()*a.hid
+	for k, g := range a.gates {
+		g.(SplitStep).Recurrent(a.w.side, a.rec[k*gh:(k+1)*gh], a.s.H[k*bh:(k+1)*bh], a.b)
+		a.done.Store(int32(k + 1))
+	}
+}
+
+func (a *ahead) layers() {
+	bh, gh := a.b*a.hid, a.b*a.kind.Gates()*a.hid
+	in := a.x
+	for k, g := range a.gates {
+		g.Input(a.w, a.pre, in, a.b)
+		for a.done.Load() <= int32(k) {
+			runtime.Gosched()
+		}
+		rec := a.rec[k*gh : (k+1)*gh]
+		g.(SplitStep).AddInput(rec, a.pre, a.b)
+		h := a.s.H[k*bh : (k+1)*bh]
+		var c []float32
+		if a.s.C != nil {
+			c = a.s.C[k*bh : (k+1)*bh]
+		}
+		g.Cell(a.pre, rec, c, h, a.b, a.hid)
+		dst := a.out
+		if k < len(a.gates)-1 {
+			dst = a.buf[(k%2)*bh : (k%2+1)*bh]
+		}
+		copy(dst[:bh], h)
+		in = dst
+	}
 }

@@ -16,6 +16,9 @@ import "github.com/lstmq/lstmq/internal/parallel"
 type Work struct {
 	pool *parallel.Pool
 
+	side  *Work // runAhead's worker's scratch
+	ahead ahead // runAhead's task, kept so that a step allocates nothing
+
 	f32s [][]float32
 	u8s  [][]uint8
 	i32s [][]int32

@@ -165,7 +165,18 @@ func (g *gates) Input(w *model.Work, pre, x []float32, n int) {
 }
 
 func (g *gates) Step(w *model.Work, gates, h, pre []float32, b int) {
+	g.Recurrent(w, gates, h, b)
+	g.AddInput(gates, pre, b)
+}
+
+// Recurrent implements model.SplitStep: gates = W_hh·h + b_hh.
+func (g *gates) Recurrent(w *model.Work, gates, h []float32, b int) {
 	g.act.forward(w, g.ly.Whh, gates, h, b, g.ly.Bhh)
+}
+
+// AddInput implements model.SplitStep: gates += pre for LSTM and RNN; the
+// GRU's cell takes the two parts apart.
+func (g *gates) AddInput(gates, pre []float32, b int) {
 	if g.kind == model.GRU {
 		return
 	}
