@@ -30,7 +30,7 @@ type Config struct {
 	MaxTokens    int       // first N rows of batchify(test, BatchSize) (at batch 1, N tokens); 0: all
 	BatchSize    int       // sequences side by side in every run (≥ 1)
 	Threads      int       // threads of every run (≥ 1)
-	More         []Setting // further threads and batch sizes, each timed in every round after the first
+	More         []Setting // further settings (threads, batch size): every round runs each after the first
 	Rounds       int       // alternating rounds (≥ 1)
 	Schemes      []string  // int8 schemes to time, e.g. "pytorch", "channel-act8"
 	Anchors      string    // bench/anchors/anchors.sh; "" skips PyTorch and ONNX Runtime

@@ -490,8 +490,6 @@ func (p *Packed) MulU8OneDNNScaled(pool *parallel.Pool, dst []float32, a []uint8
 	p.mulOneDNN(pool, dst, a, m, za, osc, bq, sc)
 }
 
-// mulOneDNN is MulU8OneDNN, and MulU8OneDNNScaled when sc is not nil.
-
 // MulU8OneDNN computes MulU8 and turns the sums into float32 as oneDNN's
 // int8 GEMM post-processing does (PyTorch's onednn engine):
 //
@@ -505,6 +503,7 @@ func (p *Packed) MulU8OneDNN(pool *parallel.Pool, dst []float32, a []uint8, m in
 	p.mulOneDNN(pool, dst, a, m, za, osc, bq, nil)
 }
 
+// mulOneDNN is MulU8OneDNN, and MulU8OneDNNScaled when sc is not nil.
 func (p *Packed) mulOneDNN(pool *parallel.Pool, dst []float32, a []uint8, m int, za int32, osc, bq []float32, sc *OneDNNScales) {
 	p.check(len(dst), a, m)
 	if len(osc) < p.n || bq != nil && len(bq) < p.n {
