@@ -124,3 +124,19 @@ func TestParkedWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestOneProcessor runs a 3-thread pool in a process limited to one
+// processor: nobody polls, every call still completes.
+func TestOneProcessor(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	p := NewPool(3)
+	task := &sumTask{x: make([]int, 300)}
+	for range 20 {
+		p.Run(len(task.x), 1, task)
+	}
+	for i, v := range task.x {
+		if v != 20 {
+			t.Fatalf("x[%d] = %d after 20 calls", i, v)
+		}
+	}
+}
