@@ -137,6 +137,7 @@ func main() {
 		expScaleKernel(l)
 		scaleKernel(l)
 	}
+	sumExpPortableKernel()
 	addChain()
 	torchKernels()
 	if *dispatch != "" {
@@ -709,6 +710,72 @@ func sumExpKernel(l level) {
 	r := l.hsum64(a0, a1)
 	VZEROUPPER()
 	Store(r, ReturnIndex(0))
+	RET()
+}
+
+// sumExpPortableKernel writes sumExpPortable512: sumExp256's sum, to the
+// bit, with the exponentials taken sixteen at a time. The eight float64
+// lanes of sumExp256 (lane j sums the i ≡ j mod 8 in index order) are one
+// ZMM accumulator here, and each half of a ZMM of exponentials is added to
+// it in turn, low half first, so every lane sees the same sums in the same
+// order; the lanes are combined as sumExp256 combines them.
+func sumExpPortableKernel() {
+	l := avx512
+	TEXT("sumExpPortable512", NOSPLIT, "func(x *float32, n int, sub float32) float64")
+	Pragma("noescape")
+	Doc("sumExpPortable512 returns sumExp256(x, n, sub) bit for bit, n a multiple of 8 (AVX-512F).",
+		"", "\tvar lane [8]float64", "\tfor i := range n {", "\t\tlane[i%8] += float64(exp(x[i] - sub))", "\t}",
+		"\treturn ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]))")
+	x := gp("x")
+	n := gp("n")
+	acc := ZMM()
+	VXORPD(acc, acc, acc)
+	sx := Load(Param("sub"), XMM())
+	sub := ZMM()
+	VBROADCASTSS(sx, sub)
+	k := GP64()
+	MOVQ(n, k)
+	SHRQ(Imm(4), k)
+	JZ(LabelRef("eight"))
+	Label("loop")
+	v := ZMM()
+	VMOVUPS(Mem{Base: x}, v)
+	VSUBPS(sub, v, v)
+	e := l.exp(v)
+	lo := ZMM()
+	VCVTPS2PD(e.AsY(), lo)
+	VADDPD(lo, acc, acc)
+	h := YMM()
+	VEXTRACTF32X8(Imm(1), e, h)
+	hi := ZMM()
+	VCVTPS2PD(h, hi)
+	VADDPD(hi, acc, acc)
+	ADDQ(Imm(64), x)
+	DECQ(k)
+	JNZ(LabelRef("loop"))
+	Label("eight")
+	ANDQ(Imm(8), n)
+	JZ(LabelRef("done"))
+	w := ZMM()
+	VMOVUPS(Mem{Base: x}, w.AsY()) // the upper lanes are zeroed, their exponentials unused
+	VSUBPS(sub, w, w)
+	e8 := l.exp(w)
+	lo8 := ZMM()
+	VCVTPS2PD(e8.AsY(), lo8)
+	VADDPD(lo8, acc, acc)
+	Label("done")
+	y := acc.AsY().(VecVirtual)
+	hy := YMM()
+	VEXTRACTF64X4(Imm(1), acc, hy)
+	VADDPD(hy, y, y) // (l0+l4, l1+l5, l2+l6, l3+l7)
+	xs := y.AsX().(VecVirtual)
+	hx := XMM()
+	VEXTRACTF128(Imm(1), y, hx)
+	VADDPD(hx, xs, xs)
+	VUNPCKHPD(xs, xs, hx)
+	VADDSD(hx, xs, xs)
+	VZEROUPPER()
+	Store(xs, ReturnIndex(0))
 	RET()
 }
 

@@ -1033,6 +1033,17 @@ func expScale512(dst *float32, x *float32, n int, inv float32, sub float32) floa
 //go:noescape
 func scale512(x *float32, n int, r float32)
 
+// sumExpPortable512 returns sumExp256(x, n, sub) bit for bit, n a multiple of 8 (AVX-512F).
+//
+//	var lane [8]float64
+//	for i := range n {
+//		lane[i%8] += float64(exp(x[i] - sub))
+//	}
+//	return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]))
+//
+//go:noescape
+func sumExpPortable512(x *float32, n int, sub float32) float64
+
 // addChain runs n iterations of 8 dependent 1-cycle adds (8n cycles) and returns 8n.
 //
 //	s := 0

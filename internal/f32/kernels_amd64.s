@@ -12209,6 +12209,87 @@ done:
 	VZEROUPPER
 	RET
 
+// func sumExpPortable512(x *float32, n int, sub float32) float64
+// Requires: AVX, AVX512DQ, AVX512F, SSE, SSE2
+TEXT ·sumExpPortable512(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), AX
+	MOVQ         n+8(FP), CX
+	VXORPD       Z0, Z0, Z0
+	MOVSS        sub+16(FP), X1
+	VBROADCASTSS X1, Z1
+	MOVQ         CX, DX
+	SHRQ         $0x04, DX
+	JZ           eight
+
+loop:
+	VMOVUPS       (AX), Z2
+	VSUBPS        Z1, Z2, Z2
+	VMINPS        f32consts<>+0(SB), Z2, Z2
+	VMAXPS        f32consts<>+64(SB), Z2, Z2
+	VMULPS        f32consts<>+128(SB), Z2, Z4
+	VRNDSCALEPS   $0x00, Z4, Z4
+	VFNMADD231PS  f32consts<>+192(SB), Z4, Z2
+	VFNMADD231PS  f32consts<>+256(SB), Z4, Z2
+	VMOVUPS       f32consts<>+320(SB), Z5
+	VFMADD213PS   f32consts<>+384(SB), Z2, Z5
+	VFMADD213PS   f32consts<>+448(SB), Z2, Z5
+	VFMADD213PS   f32consts<>+512(SB), Z2, Z5
+	VFMADD213PS   f32consts<>+576(SB), Z2, Z5
+	VFMADD213PS   f32consts<>+640(SB), Z2, Z5
+	VMULPS        Z2, Z2, Z6
+	VFMADD213PS   Z2, Z6, Z5
+	VADDPS        f32consts<>+704(SB), Z5, Z5
+	VCVTPS2DQ     Z4, Z4
+	VPADDD        f32consts<>+832(SB), Z4, Z4
+	VPSLLD        $0x17, Z4, Z4
+	VMULPS        Z4, Z5, Z5
+	VCVTPS2PD     Y5, Z2
+	VADDPD        Z2, Z0, Z0
+	VEXTRACTF32X8 $0x01, Z5, Y2
+	VCVTPS2PD     Y2, Z2
+	VADDPD        Z2, Z0, Z0
+	ADDQ          $0x40, AX
+	DECQ          DX
+	JNZ           loop
+
+eight:
+	ANDQ         $0x08, CX
+	JZ           done
+	VMOVUPS      (AX), Y3
+	VSUBPS       Z1, Z3, Z3
+	VMINPS       f32consts<>+0(SB), Z3, Z1
+	VMAXPS       f32consts<>+64(SB), Z1, Z1
+	VMULPS       f32consts<>+128(SB), Z1, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS f32consts<>+192(SB), Z2, Z1
+	VFNMADD231PS f32consts<>+256(SB), Z2, Z1
+	VMOVUPS      f32consts<>+320(SB), Z3
+	VFMADD213PS  f32consts<>+384(SB), Z1, Z3
+	VFMADD213PS  f32consts<>+448(SB), Z1, Z3
+	VFMADD213PS  f32consts<>+512(SB), Z1, Z3
+	VFMADD213PS  f32consts<>+576(SB), Z1, Z3
+	VFMADD213PS  f32consts<>+640(SB), Z1, Z3
+	VMULPS       Z1, Z1, Z4
+	VFMADD213PS  Z1, Z4, Z3
+	VADDPS       f32consts<>+704(SB), Z3, Z3
+	VCVTPS2DQ    Z2, Z2
+	VPADDD       f32consts<>+832(SB), Z2, Z2
+	VPSLLD       $0x17, Z2, Z2
+	VMULPS       Z2, Z3, Z3
+	VCVTPS2PD    Y3, Z1
+	VADDPD       Z1, Z0, Z0
+
+done:
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VZEROUPPER
+	MOVSD         X0, ret+24(FP)
+	RET
+
 // func addChain(n int) int
 TEXT ·addChain(SB), NOSPLIT, $0-16
 	MOVQ  n+0(FP), AX

@@ -7,12 +7,13 @@ import "math"
 // every architecture: the exp is the vectorized one (Cephes' expf, see the
 // package doc) in its 8-lane AVX2 form, and the float64 sum has one fixed
 // order, that of the AVX2 kernel (cephesSumExp). The AVX2 kernels run it on
-// amd64 (at the avx512 level too), NEON kernels with the same roundings on
-// arm64, and the pure-Go reference, which reproduces them bit for bit with
-// an emulated float32 FMA, everywhere else (and at the generic level). It
-// is for results that must match across machines (eval's losses); on amd64
-// it costs what LogSumExp costs with the AVX2 kernels. The bits are
-// unspecified for inputs holding a NaN.
+// amd64 (at the avx512 level, sumExpPortable512: the same sum, sixteen
+// exponentials at a time), NEON kernels with the same roundings on arm64,
+// and the pure-Go reference, which reproduces them bit for bit with an
+// emulated float32 FMA, everywhere else (and at the generic level). It is
+// for results that must match across machines (eval's losses); on amd64 it
+// costs about what LogSumExp costs. The bits are unspecified for inputs
+// holding a NaN.
 func LogSumExpPortable(x []float32) float32 {
 	if len(x) == 0 {
 		return float32(math.Inf(-1))

@@ -31,3 +31,31 @@ func TestCephesExp(t *testing.T) {
 		}
 	}
 }
+
+// TestSumExpPortable512 wants sumExp256's sum to the bit from the AVX-512
+// kernel, for every multiple of 8 up to 512 and a vocabulary's length, on
+// unaligned starts, with terms that clamp and terms that overflow float32.
+func TestSumExpPortable512(t *testing.T) {
+	if !cpu.Has(cpu.AVX512) {
+		t.Skip("no AVX-512")
+	}
+	r := rand.New(rand.NewPCG(29, 30))
+	for _, n := range append(func() (ns []int) {
+		for n := 8; n <= 512; n += 8 {
+			ns = append(ns, n)
+		}
+		return
+	}(), 33272) {
+		off := n % 5
+		x := make([]float32, n+off)[off:]
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 20)
+		}
+		x[r.IntN(n)] = 200
+		sub := x[r.IntN(n)]
+		got, want := sumExpPortable512(&x[0], n, sub), sumExp256(&x[0], n, sub)
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("n=%d: %v (%#x), sumExp256 %v (%#x)", n, got, math.Float64bits(got), want, math.Float64bits(want))
+		}
+	}
+}

@@ -147,15 +147,22 @@ func sumExpVec(lv cpu.Level, x []float32, sub float32) float64 {
 			s = sumExp256(&x[0], body, sub)
 		}
 	}
-	if body < len(x) {
-		var t [16]float32
-		for i, v := range x[body:] {
-			t[i] = v - sub
-		}
-		expVec(lv, t[:len(x)-body], t[:len(x)-body])
-		for _, e := range t[:len(x)-body] {
-			s += float64(e)
-		}
+	return sumExpTail(lv, x[body:], sub, s)
+}
+
+// sumExpTail returns s + Σ exp(x[i]−sub), the terms added in order, for
+// the fewer than lanes(lv) elements after a kernel's body.
+func sumExpTail(lv cpu.Level, x []float32, sub float32, s float64) float64 {
+	if len(x) == 0 {
+		return s
+	}
+	var t [16]float32
+	for i, v := range x {
+		t[i] = v - sub
+	}
+	expVec(lv, t[:len(x)], t[:len(x)])
+	for _, e := range t[:len(x)] {
+		s += float64(e)
 	}
 	return s
 }
