@@ -63,9 +63,13 @@ func polled(done func() bool) bool {
 
 // A worker is one persistent goroutine and its mailbox. The caller writes
 // task, lo and hi, then increments posted; the worker runs the range and
-// sets done to posted. Each side parks only after announcing it (parked,
+// increments done. Each side parks only after announcing it (parked,
 // waiting), and the other side checks the announcement after publishing,
-// so that no wake-up is lost.
+// so that no wake-up is lost. Both the announcement and the publication are
+// read-modify-writes (Swap, Add), not plain stores: the pattern needs each
+// store ordered before the load that follows it, which Go's atomics
+// promise, but qemu's arm64-on-x86 translation of a plain atomic store
+// did not keep (a lost wake-up hung the emulated tests).
 type worker struct {
 	posted atomic.Uint64
 	parked atomic.Bool
@@ -108,7 +112,7 @@ func (w *worker) run() {
 			return
 		}
 		w.task.Run(w.lo, w.hi)
-		w.done.Store(seen + 1)
+		w.done.Add(1) // to seen+1; a read-modify-write, see below
 		if w.waiting.Load() {
 			select {
 			case w.ended <- struct{}{}:
@@ -125,7 +129,7 @@ func (w *worker) await(seen uint64) bool {
 		return true
 	}
 	for {
-		w.parked.Store(true)
+		w.parked.Swap(true) // see below
 		if w.posted.Load() != seen {
 			w.parked.Store(false)
 			return true
@@ -160,7 +164,7 @@ func (w *worker) wait() {
 		w.task = nil
 		return
 	}
-	w.waiting.Store(true)
+	w.waiting.Swap(true)
 	for w.done.Load() != want {
 		<-w.ended
 	}
