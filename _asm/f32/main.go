@@ -670,10 +670,16 @@ func (l level) accumulate(e, a0, a1 VecVirtual) {
 // hsum64 returns the sum of the float64 lanes of a0+a1 in the low lane of an XMM.
 func (l level) hsum64(a0, a1 VecVirtual) VecVirtual {
 	VADDPD(a1, a0, a0)
-	y := a0.AsY().(VecVirtual)
+	return l.hsumPD(a0)
+}
+
+// hsumPD returns the sum of the float64 lanes of a in the low lane of an
+// XMM: with lanes l0…l7 (a ZMM) ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
+func (l level) hsumPD(a VecVirtual) VecVirtual {
+	y := a.AsY().(VecVirtual)
 	if l.width == 16 {
 		hi := YMM()
-		VEXTRACTF64X4(Imm(1), a0, hi)
+		VEXTRACTF64X4(Imm(1), a, hi)
 		VADDPD(hi, y, y)
 	}
 	x := y.AsX().(VecVirtual)
@@ -764,16 +770,7 @@ func sumExpPortableKernel() {
 	VCVTPS2PD(e8.AsY(), lo8)
 	VADDPD(lo8, acc, acc)
 	Label("done")
-	y := acc.AsY().(VecVirtual)
-	hy := YMM()
-	VEXTRACTF64X4(Imm(1), acc, hy)
-	VADDPD(hy, y, y) // (l0+l4, l1+l5, l2+l6, l3+l7)
-	xs := y.AsX().(VecVirtual)
-	hx := XMM()
-	VEXTRACTF128(Imm(1), y, hx)
-	VADDPD(hx, xs, xs)
-	VUNPCKHPD(xs, xs, hx)
-	VADDSD(hx, xs, xs)
+	xs := l.hsumPD(acc)
 	VZEROUPPER()
 	Store(xs, ReturnIndex(0))
 	RET()
